@@ -1,0 +1,216 @@
+"""Command-line entry points: flags -> TrainConfig -> the library. User mistakes become one line
+on stderr and exit status 2; bugs keep their traceback."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+
+import argparse
+import dataclasses
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import UserInputError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
+MODELS = PROJECT_ROOT / "models"
+# `python train.py` with no data: a quick run on generated pictures that shows every step.
+DEMO_SETTINGS = {"image_size": 96, "epochs": 12, "batch_size": 32, "learning_rate": 1e-3}
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore", message=r".*`layer\.(apply|updates)`.*")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+
+
+def run(main, argv=None) -> int:
+    try:
+        return main(argv)
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------- train
+
+def _train_parser() -> argparse.ArgumentParser:
+    from .network import SPLIT_POINTS
+
+    p = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train one SqueezeNet v1.1 for flower type and colour. With no --data, trains on a "
+        "generated SYNTHETIC set as a demo.",
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", type=Path, help="folder with train.txt, val.txt, test.txt and classes.json")
+    data.add_argument("--train", type=Path, help="training split file (instead of --data)")
+    data.add_argument("--val", type=Path, help="validation split file")
+    data.add_argument("--test", type=Path, help="test split, evaluated once at the end")
+    data.add_argument("--classes", type=Path, help="classes.json (default: beside the training split)")
+    p.add_argument("--out", type=Path, help="model folder (default: models/<data folder name>); rerun to resume")
+    defaults = {f.name: f.default for f in dataclasses.fields(_config_class()) if f.default is not dataclasses.MISSING}
+    tunables = [
+        ("--image-size", int, "input size in pixels"),
+        ("--epochs", int, "passes over the training split"),
+        ("--max-steps", int, "stop after this many steps (0: no limit)"),
+        ("--batch-size", int, "photos per step"),
+        ("--learning-rate", float, "peak learning rate (warm-up, then cosine decay)"),
+        ("--optimizer", str, "adam or momentum"),
+        ("--weight-decay", float, "L2 on conv weights"),
+        ("--label-smoothing", float, "label smoothing of both tasks' targets"),
+        ("--dropout-keep-prob", float, "keep probability of the dropout before conv10"),
+        ("--split-after", str, f"where the trunk splits into task heads: {', '.join(SPLIT_POINTS)}"),
+        ("--seed", int, "seed of shuffling and augmentation"),
+        ("--max-rotation-deg", float, "largest random rotation"),
+        ("--min-crop-area", float, "smallest random crop, as a share of the photo"),
+        ("--checkpoint-every", int, "steps between checkpoints"),
+    ]
+    for flag, kind, help_text in tunables:
+        name = flag[2:].replace("-", "_")
+        p.add_argument(flag, type=kind, default=None, help=f"{help_text} (default {defaults[name]})")
+    return p
+
+
+def _config_class():
+    from .config import TrainConfig
+
+    return TrainConfig
+
+
+def _data_paths(args) -> tuple[dict, bool]:
+    """Resolve --data / --train ... into absolute paths; no data at all means the synthetic demo."""
+    demo = args.data is None and args.train is None
+    if demo:
+        from . import synthetic
+
+        print(f"no --data given: using SYNTHETIC pictures (drawn shapes, not photos) in {SYNTHETIC_DATA}")
+        args.data = synthetic.generate(SYNTHETIC_DATA)
+    if args.data is not None:
+        if args.train is not None:
+            raise UserInputError("give either --data DIR or --train FILE, not both")
+        if not args.data.is_dir():
+            raise UserInputError(f"{args.data}: --data must be a folder holding train.txt, val.txt, test.txt and classes.json")
+        folder = args.data
+        train = folder / "train.txt"
+        if not train.is_file():
+            raise UserInputError(f"{folder}: no train.txt in the --data folder")
+        val = args.val or (folder / "val.txt" if (folder / "val.txt").is_file() else None)
+        test = args.test or (folder / "test.txt" if (folder / "test.txt").is_file() else None)
+        classes = args.classes or folder / "classes.json"
+        name = folder.resolve().name
+    else:
+        train, val, test = args.train, args.val, args.test
+        classes = args.classes or train.parent / "classes.json"
+        name = train.resolve().parent.name
+    out = args.out or MODELS / name
+    paths = {"train": train, "val": val, "test": test, "classes": classes, "out": out}
+    return {key: str(Path(value).resolve()) if value is not None else None for key, value in paths.items()}, demo
+
+
+def train_main(argv=None) -> int:
+    args = _train_parser().parse_args(argv)
+    paths, demo = _data_paths(args)
+    config_class = _config_class()
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class) if getattr(args, f.name, None) is not None}
+    if demo:
+        settings = DEMO_SETTINGS | settings
+    config = config_class(**paths, **settings)
+    config.validate()
+    _quiet()
+    from . import modeldir, training
+
+    result = training.train(config)
+    print(f"model folder: {result.folder} ({result.steps} steps, {result.seconds:.0f} s)")
+    if config.test:
+        trained = modeldir.load_trained(result.folder)
+        _evaluate(trained, Path(config.test), config.batch_size, as_json=False)
+        if demo:
+            from .prediction import predict_paths
+
+            example = trained_split_example(config)
+            print("\nprediction for one test picture (python predict.py --model ... PATH):")
+            for outcome in predict_paths(trained, [example], top_k=2):
+                print(outcome.to_text())
+    return 0
+
+
+def trained_split_example(config) -> str:
+    from .splits import load_classes, read_split
+
+    return read_split(config.test, load_classes(config.classes)).paths[0]
+
+
+# ---------------------------------------------------------------- evaluate
+
+def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict:
+    from . import evaluation, modeldir
+    from .splits import load_classes, read_split
+
+    beside = split_path.parent / "classes.json"
+    if beside.is_file() and load_classes(beside) != trained.classes:
+        raise UserInputError(
+            f"{beside}: these classes differ from the model's ({trained.folder / 'classes.json'}); "
+            "the split's ids would mean other classes"
+        )
+    split = read_split(split_path, trained.classes)
+    probs, labels = evaluation.predict_split(trained.probabilities, split, trained.image_size, batch_size)
+    report = evaluation.evaluate(probs, labels, trained.classes, len(split))
+    report["split"] = str(split.source)
+    report["model"] = str(trained.folder)
+    written = evaluation.write_report(report, trained.classes, trained.folder / modeldir.EVALUATION, split_path.stem)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        print(f"evaluation of {trained.folder} on {split.source}")
+        print(evaluation.format_report(report, trained.classes))
+        print(f"report written to {written[0].parent}")
+    return report
+
+
+def evaluate_main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file.")
+    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py")
+    p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    _quiet()
+    from . import modeldir
+
+    trained = modeldir.load_trained(args.model)
+    _evaluate(trained, args.split, args.batch_size, args.json)
+    return 0
+
+
+# ---------------------------------------------------------------- predict
+
+def predict_main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="predict.py", description="Predict flower type and colour for photos.")
+    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py")
+    p.add_argument("images", nargs="+", help="photo files (JPEG, PNG, GIF, ...)")
+    p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = p.parse_args(argv)
+    _quiet()
+    from .modeldir import load_trained
+    from .prediction import predict_paths
+
+    trained = load_trained(args.model)
+    failed = 0
+    for outcome in predict_paths(trained, args.images, top_k=args.top_k):
+        if isinstance(outcome, UserInputError):
+            print(f"error: {outcome}", file=sys.stderr)
+            failed += 1
+        else:
+            print(json.dumps(outcome.to_json()) if args.json else outcome.to_text(), flush=True)
+    return 2 if failed else 0

@@ -1,0 +1,85 @@
+"""One typed configuration for a training run, saved as `config.json` in the model folder.
+
+evaluate and predict rebuild the network from this file alone, so a model folder is
+self-contained; a rerun of the same command reads it to resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserInputError
+from .network import DEFAULT_SPLIT
+
+CONFIG_FILE = "config.json"
+CLASSES_FILE = "classes.json"
+
+
+@dataclass
+class TrainConfig:
+    # Data: split files and classes.json (absolute paths once resolved).
+    train: str
+    val: str | None
+    test: str | None
+    classes: str
+    out: str
+    # Network.
+    image_size: int = 224
+    split_after: str = DEFAULT_SPLIT
+    dropout_keep_prob: float = 0.5
+    # Optimisation.
+    optimizer: str = "adam"  # adam | momentum
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-5
+    label_smoothing: float = 0.0
+    warmup_steps: int = 100
+    batch_size: int = 32
+    epochs: int = 10
+    max_steps: int = 0  # 0: no limit beyond --epochs
+    seed: int = 0
+    # Augmentation (geometry only; colours stay true).
+    max_rotation_deg: float = 10.0
+    min_crop_area: float = 0.6
+    # Bookkeeping.
+    checkpoint_every: int = 200
+    log_every: int = 10
+
+    def validate(self) -> None:
+        positive = {"image_size": self.image_size, "batch_size": self.batch_size, "epochs": self.epochs}
+        for name, value in positive.items():
+            if value <= 0:
+                raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.image_size < 32:
+            raise UserInputError(f"--image-size must be at least 32 (SqueezeNet pools three times), got {self.image_size}")
+        if self.max_steps < 0:
+            raise UserInputError(f"--max-steps must be >= 0, got {self.max_steps}")
+        if self.learning_rate <= 0:
+            raise UserInputError(f"--learning-rate must be positive, got {self.learning_rate}")
+        if self.optimizer not in ("adam", "momentum"):
+            raise UserInputError(f"--optimizer must be adam or momentum, got {self.optimizer!r}")
+        if not 0 < self.dropout_keep_prob <= 1:
+            raise UserInputError(f"--dropout-keep-prob must be in (0, 1], got {self.dropout_keep_prob}")
+        if not 0 < self.min_crop_area <= 1:
+            raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path | str) -> "TrainConfig":
+        path = Path(folder) / CONFIG_FILE
+        if not path.is_file():
+            raise UserInputError(f"{folder}: not a model folder (no {CONFIG_FILE}); train one with train.py --out {folder}")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise UserInputError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise UserInputError(f"{path}: unknown settings {', '.join(unknown)} (written by a newer flowers-mtl?)")
+        return cls(**raw)

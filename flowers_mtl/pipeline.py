@@ -1,0 +1,136 @@
+"""tf.data input pipelines: decode once, cache, augment, batch, prefetch.
+
+Each photo is decoded and resized once (by images.load_rgb, through tf.numpy_function) and the
+uint8 result cached in memory, so from the second epoch on the cost is augmentation only.
+Photos that fail to decode are filtered out; the caller counts what came through and reports
+the difference (see `count_skipped`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from . import images
+from .splits import Split
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _decoded(split: Split, image_size: int, cache: bool) -> tf.data.Dataset:
+    """(uint8 image, labels (tasks,)) for every photo that decodes, in split order."""
+    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels))
+
+    def load(path, labels):
+        image, ok = tf.numpy_function(images.try_load_rgb, [path, image_size], [tf.uint8, tf.bool], stateful=False)
+        image.set_shape([image_size, image_size, 3])
+        ok.set_shape([])
+        return image, labels, ok
+
+    data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    data = data.filter(lambda image, labels, ok: ok).map(lambda image, labels, ok: (image, labels))
+    return data.cache() if cache else data
+
+
+def augment(image: tf.Tensor, seed: tf.Tensor, max_rotation_deg: float, min_crop_area: float) -> tf.Tensor:
+    """Geometry only: random resized crop, horizontal flip, small rotation.
+
+    Nothing touches hue, saturation or brightness, because the colour label must stay true.
+    """
+    size = tf.shape(image)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=seeds[0],
+        min_object_covered=0.0,
+        aspect_ratio_range=(3 / 4, 4 / 3),
+        area_range=(min_crop_area, 1.0),
+        max_attempts=10,
+        use_image_if_no_bounding_boxes=True,
+    )
+    image = tf.slice(image, begin, crop_size)
+    image = tf.image.resize(image, [size, size], method="bilinear")
+    image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+    if max_rotation_deg > 0:
+        angle = tf.random.stateless_uniform([], seeds[2], -1.0, 1.0) * (max_rotation_deg * math.pi / 180.0)
+        image = _rotate(image, angle)
+    return image
+
+
+def _rotate(image: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
+    """Rotate about the centre, filling the corners by reflection (no black wedges)."""
+    size = tf.cast(tf.shape(image)[0], tf.float32)
+    centre = (size - 1.0) / 2.0
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # Output pixel (x, y) samples input (a0*x + a1*y + a2, b0*x + b1*y + b2).
+    transform = tf.stack(
+        [cos, -sin, centre - cos * centre + sin * centre, sin, cos, centre - sin * centre - cos * centre, 0.0, 0.0]
+    )
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[tf.newaxis],
+        transforms=transform[tf.newaxis],
+        output_shape=tf.shape(image)[:2],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )[0]
+
+
+def training_dataset(
+    split: Split,
+    image_size: int,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    max_rotation_deg: float = 10.0,
+    min_crop_area: float = 0.6,
+    cached: tf.data.Dataset | None = None,
+) -> tf.data.Dataset:
+    """One epoch of shuffled, augmented batches: (float images 0..255, labels (N, tasks)).
+
+    Order and augmentation depend only on (seed, epoch), so a resumed run sees the epoch it would
+    have seen.
+    """
+    data = cached if cached is not None else _decoded(split, image_size, cache=False)
+    data = data.shuffle(len(split), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+    per_image_seeds = tf.data.Dataset.random(seed=seed * 100_003 + epoch).batch(2)
+    data = tf.data.Dataset.zip((data, per_image_seeds))
+    data = data.map(
+        lambda pair, s: (augment(tf.cast(pair[0], tf.float32), s, max_rotation_deg, min_crop_area), pair[1]),
+        num_parallel_calls=AUTOTUNE,
+    )
+    return data.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def cached_decoded(split: Split, image_size: int) -> tf.data.Dataset:
+    """The decoded split, cached in memory after its first full pass; reuse it across epochs."""
+    return _decoded(split, image_size, cache=True)
+
+
+def evaluation_dataset(split: Split, image_size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
+    """In split order, no augmentation: (float images, labels)."""
+    data = _decoded(split, image_size, cache=cache)
+    data = data.map(lambda image, labels: (tf.cast(image, tf.float32), labels))
+    return data.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def count_skipped(split: Split, seen: int) -> int:
+    return len(split) - seen
+
+
+def undecodable(split: Split, image_size: int, limit: int = 10) -> list[str]:
+    """Which photos fail to decode: only called when a count shows some did, to name them."""
+    bad = []
+    for path, line in zip(split.paths, split.line_numbers):
+        if not images.try_load_rgb(path, image_size)[1]:
+            bad.append(f"{split.source}:{line}: {path}")
+            if len(bad) >= limit:
+                break
+    return bad
+
+
+def steps_per_epoch(split: Split, batch_size: int) -> int:
+    return int(np.ceil(len(split) / batch_size))

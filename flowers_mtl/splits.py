@@ -1,0 +1,133 @@
+"""Reading `classes.json` and split files (`path, type, colour` per line).
+
+Every problem is reported as `file:line: what is wrong`, so a user with a 2,000-line split file
+can go straight to the mistake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserInputError
+
+UNKNOWN = -1
+UNKNOWN_TOKENS = ("-1", "?")
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """Class names per task, in the order that defines the integer ids."""
+
+    by_task: dict[str, tuple[str, ...]]
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.by_task)
+
+    def num_classes(self) -> dict[str, int]:
+        return {task: len(names) for task, names in self.by_task.items()}
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {task: list(names) for task, names in self.by_task.items()}
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def load_classes(path: Path | str) -> ClassNames:
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: classes file not found (expected {{\"type\": [...], \"colour\": [...]}})")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise UserInputError(f"{path}: expected an object mapping each task to its list of class names")
+    by_task = {}
+    for task, names in raw.items():
+        if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+            raise UserInputError(f"{path}: task {task!r} needs a list of at least two non-empty class names")
+        if len(set(names)) != len(names):
+            raise UserInputError(f"{path}: task {task!r} names a class twice")
+        by_task[task] = tuple(names)
+    return ClassNames(by_task)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split file, read and checked: image paths and an int label array (N, tasks), -1 unknown."""
+
+    source: Path
+    paths: tuple[str, ...]
+    labels: np.ndarray
+    line_numbers: tuple[int, ...]
+    classes: ClassNames
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def labels_by_task(self) -> dict[str, np.ndarray]:
+        return {task: self.labels[:, i] for i, task in enumerate(self.classes.tasks)}
+
+
+def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> int:
+    if token in UNKNOWN_TOKENS:
+        return UNKNOWN
+    if token in names:
+        return names.index(token)
+    try:
+        value = int(token)
+    except ValueError:
+        raise UserInputError(
+            f"{where}: {task} {token!r} is neither an integer id nor one of {', '.join(names)}"
+        ) from None
+    if not 0 <= value < len(names):
+        raise UserInputError(f"{where}: {task} id {value} out of range 0..{len(names) - 1} (or -1 for unknown)")
+    return value
+
+
+def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) -> Split:
+    """Read a split file; relative image paths are resolved against the split file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: split file not found")
+    tasks = classes.tasks
+    paths, labels, line_numbers, missing = [], [], [], []
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 1 + len(tasks):
+            raise UserInputError(
+                f"{where}: expected {1 + len(tasks)} comma-separated fields (path, {', '.join(tasks)}), got {len(fields)}"
+            )
+        image = Path(fields[0])
+        if not fields[0]:
+            raise UserInputError(f"{where}: empty image path")
+        if not image.is_absolute():
+            image = path.parent / image
+        row = [parse_label(token, classes.by_task[task], task, where) for task, token in zip(tasks, fields[1:])]
+        if check_files and not image.is_file():
+            missing.append(f"{where}: image not found: {image}")
+        paths.append(str(image))
+        labels.append(row)
+        line_numbers.append(number)
+    if missing:
+        listing = "\n".join(missing)
+        raise UserInputError(f"{path}: {len(missing)} image file(s) not found:\n{listing}")
+    if not paths:
+        raise UserInputError(f"{path}: the split is empty (no image lines)")
+    return Split(
+        source=path,
+        paths=tuple(paths),
+        labels=np.asarray(labels, dtype=np.int32).reshape(len(paths), len(tasks)),
+        line_numbers=tuple(line_numbers),
+        classes=classes,
+    )

@@ -1,0 +1,214 @@
+"""Joint training: one optimiser on the sum of the per-task losses, validation every epoch,
+the best model kept, and a checkpoint that makes rerunning the same command resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+from tqdm import tqdm
+
+from . import modeldir, pipeline
+from .config import CLASSES_FILE, TrainConfig
+from .errors import UserInputError
+from .evaluation import loss_and_accuracy, predict_split
+from .losses import joint_loss
+from .model import probability_fn
+from .splits import ClassNames, load_classes, read_split
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    steps: int
+    best: dict | None
+    seconds: float
+
+
+def learning_rate_schedule(config: TrainConfig, total_steps: int):
+    """Linear warm-up to --learning-rate, then cosine decay to zero at the last step."""
+    warmup = min(config.warmup_steps, max(total_steps // 10, 0))
+    return tf_keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        decay_steps=max(total_steps - warmup, 1),
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def make_optimizer(config: TrainConfig, total_steps: int):
+    schedule = learning_rate_schedule(config, total_steps)
+    if config.optimizer == "momentum":
+        return tf_keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True)
+    return tf_keras.optimizers.Adam(schedule)
+
+
+def _check_same_model(folder: Path, config: TrainConfig, classes: ClassNames) -> None:
+    """A rerun into an existing folder resumes; refuse if it would be a different network."""
+    saved_classes = folder / CLASSES_FILE
+    if saved_classes.is_file() and load_classes(saved_classes) != classes:
+        raise UserInputError(
+            f"{folder}: holds a model trained with other classes ({saved_classes}); choose another --out"
+        )
+    saved = TrainConfig.load(folder) if (folder / "config.json").is_file() else None
+    if saved is not None and saved.split_after != config.split_after:
+        raise UserInputError(
+            f"{folder}: holds a model split after {saved.split_after}, not {config.split_after}; choose another --out"
+        )
+
+
+class _RunningMean:
+    """Exponential moving average of the per-task losses, for the progress bar."""
+
+    def __init__(self, decay: float = 0.9):
+        self.decay, self.values = decay, {}
+
+    def update(self, values: dict[str, float]) -> dict[str, float]:
+        for key, value in values.items():
+            old = self.values.get(key)
+            self.values[key] = value if old is None else self.decay * old + (1 - self.decay) * value
+        return self.values
+
+
+def _count(dataset: tf.data.Dataset) -> int:
+    """Iterate a (cached) dataset once: fills the cache and counts the photos that decoded."""
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def train(config: TrainConfig, log=print) -> TrainResult:
+    config.validate()
+    started = time.time()
+    classes = load_classes(config.classes)
+    train_split = read_split(config.train, classes)
+    val_split = read_split(config.val, classes) if config.val else None
+    folder = Path(config.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_same_model(folder, config, classes)
+    config.save(folder)
+    classes.save(folder / CLASSES_FILE)
+
+    tasks = classes.tasks
+    model = modeldir.build_model(config, classes)
+    steps_per_epoch = pipeline.steps_per_epoch(train_split, config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = make_optimizer(config, total_steps)
+    step = tf.Variable(0, dtype=tf.int64, name="step")
+    best_score = tf.Variable(-math.inf, dtype=tf.float64, name="best_score")
+    state = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best_score=best_score)
+    manager = tf.train.CheckpointManager(state, str(folder / modeldir.CHECKPOINTS), max_to_keep=2)
+    if manager.latest_checkpoint:
+        state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resuming from {manager.latest_checkpoint} at step {int(step)}")
+    best_saver = tf.train.Checkpoint(model=model)
+
+    n_params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    log(
+        f"training {', '.join(f'{t} ({n})' for t, n in classes.num_classes().items())} on {len(train_split)} photos "
+        f"({train_split.source}), {n_params:,} parameters, split after {config.split_after}, "
+        f"{config.image_size}px, batch {config.batch_size}, {total_steps} steps"
+    )
+    if int(step) >= total_steps:
+        log(f"already trained to step {int(step)} of {total_steps}; nothing to do")
+        return TrainResult(folder, int(step), modeldir.read_best_metrics(folder), time.time() - started)
+
+    train_images = pipeline.cached_decoded(train_split, config.image_size)
+    n_train = _count(train_images)
+    skipped_train = pipeline.count_skipped(train_split, n_train)
+    if n_train == 0:
+        raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")
+    val_batches = None
+    if val_split is not None:
+        val_batches = pipeline.evaluation_dataset(val_split, config.image_size, config.batch_size, cache=True)
+    probabilities = probability_fn(model, config.image_size)
+
+    spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
+    spec_labels = tf.TensorSpec([None, len(tasks)], tf.int32)
+
+    @tf.function(input_signature=[spec_images, spec_labels])
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            total, per_task = joint_loss(labels, logits, tasks, config.label_smoothing)
+            objective = total + model.regularization_loss()
+        variables = model.trainable_variables
+        gradients = tape.gradient(objective, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return per_task
+
+    writer = tf.summary.create_file_writer(str(folder / modeldir.LOGS))
+    running = _RunningMean()
+    first_epoch = int(step) // steps_per_epoch
+    last_epoch = math.ceil(total_steps / steps_per_epoch)
+    for epoch in range(first_epoch, last_epoch):
+        done_in_epoch = int(step) - epoch * steps_per_epoch
+        batches = pipeline.training_dataset(
+            train_split, config.image_size, config.batch_size, config.seed, epoch,
+            config.max_rotation_deg, config.min_crop_area, cached=train_images,
+        ).skip(done_in_epoch)
+        steps_here = min(steps_per_epoch, total_steps - epoch * steps_per_epoch) - done_in_epoch
+        bar = tqdm(total=steps_here, desc=f"epoch {epoch + 1}/{last_epoch}", unit="step", disable=None, leave=False)
+        epoch_started = time.time()
+        for images, labels in batches.take(steps_here):
+            per_task = train_step(images, labels)
+            step.assign_add(1)
+            losses = {task: float(value) for task, value in per_task.items()}
+            bar.set_postfix({task: f"{value:.3f}" for task, value in running.update(losses).items()})
+            bar.update(1)
+            if int(step) % config.log_every == 0:
+                with writer.as_default(step=int(step)):
+                    for task, value in losses.items():
+                        tf.summary.scalar(f"train/loss_{task}", value)
+                    tf.summary.scalar("train/learning_rate", float(optimizer.learning_rate))
+            if int(step) % config.checkpoint_every == 0:
+                manager.save(checkpoint_number=int(step))
+        bar.close()
+        seconds = time.time() - epoch_started
+        line = f"epoch {epoch + 1}/{last_epoch} step {int(step)}: train " + " ".join(
+            f"{task} {value:.3f}" for task, value in running.values.items()
+        )
+        line += f" | {steps_here * config.batch_size / max(seconds, 1e-9):.1f} img/s"
+        if skipped_train:
+            line += f" | skipped {skipped_train} undecodable photo(s) of {len(train_split)}"
+        if val_batches is not None:
+            probs, labels = predict_split(probabilities, val_split, config.image_size, config.batch_size, val_batches)
+            scores = loss_and_accuracy(probs, labels, tasks)
+            score = float(np.nanmean([scores[task]["accuracy"] for task in tasks]))
+            line += " | val " + " ".join(
+                f"{task} loss {s['loss']:.3f} acc {s['accuracy']:.3f}" for task, s in scores.items()
+            )
+            skipped_val = pipeline.count_skipped(val_split, len(labels))
+            if skipped_val:
+                line += f" (skipped {skipped_val} undecodable)"
+            with writer.as_default(step=int(step)):
+                for task, s in scores.items():
+                    tf.summary.scalar(f"val/loss_{task}", s["loss"])
+                    tf.summary.scalar(f"val/accuracy_{task}", s["accuracy"])
+        else:
+            scores, score = None, float(epoch)  # no validation split: the latest model is the best
+        if score > float(best_score):
+            best_score.assign(score)
+            best_saver.write(modeldir.best_prefix(folder))
+            _write_best_metrics(folder, int(step), epoch + 1, scores)
+            line += " *best*"
+        manager.save(checkpoint_number=int(step))
+        writer.flush()
+        log(line)
+    if skipped_train:
+        for name in pipeline.undecodable(train_split, config.image_size):
+            log(f"undecodable: {name}")
+    return TrainResult(folder, int(step), modeldir.read_best_metrics(folder), time.time() - started)
+
+
+def _write_best_metrics(folder: Path, step: int, epoch: int, scores) -> None:
+    path = folder / modeldir.BEST / modeldir.BEST_METRICS
+    path.write_text(json.dumps({"step": step, "epoch": epoch, "validation": scores}, indent=1) + "\n")
+
