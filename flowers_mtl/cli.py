@@ -121,7 +121,11 @@ def train_main(argv=None) -> int:
     args = _train_parser().parse_args(argv)
     paths, demo = _data_paths(args)
     config_class = _config_class()
-    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class) if getattr(args, f.name, None) is not None}
+    settings = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(config_class)
+        if f.name not in paths and getattr(args, f.name, None) is not None
+    }
     if demo:
         settings = DEMO_SETTINGS | settings
     config = config_class(**paths, **settings)

@@ -1,0 +1,98 @@
+"""Shared fixtures: tiny image sets the tests draw themselves, and a tiny trained model."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", message=r".*`layer\.(apply|updates)`.*")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SHARED_FLOWERS = SHARED / "datasets" / "flowers"
+TINY_CLASSES = {"type": ["rose", "daisy"], "colour": ["red", "pink", "white"]}
+COLOUR_RGB = {"red": (200, 30, 30), "pink": (240, 150, 190), "white": (240, 240, 240)}
+
+
+def needs_shared(path: Path = SHARED_FLOWERS):
+    return pytest.mark.skipif(not path.exists(), reason=f"needs the shared data at {path} (absent on this machine)")
+
+
+def draw(path: Path, type_id: int, colour: str, size: int = 40, seed: int = 0) -> Path:
+    """A tiny picture whose type is a shape (0: disc, 1: cross) and whose colour is the shape's."""
+    rng = np.random.default_rng(seed)
+    pixels = np.full((size, size, 3), (40, 110, 40), dtype=np.uint8)
+    pixels = np.clip(pixels + rng.integers(-15, 16, pixels.shape), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    c = size / 2 + rng.integers(-3, 4, 2)
+    if type_id == 0:
+        mask = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 < (size / 3) ** 2
+    else:
+        mask = (np.abs(yy - c[0]) < size / 10) | (np.abs(xx - c[1]) < size / 10)
+    pixels[mask] = COLOUR_RGB[colour]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def make_dataset(folder: Path, per_class: int = 4, unknown: int = 0, size: int = 40) -> Path:
+    """folder/{train,val,test}.txt + classes.json over drawn pictures (the same pictures in every
+    split: these are for exercising code, not for measuring generalisation)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "classes.json").write_text(json.dumps(TINY_CLASSES))
+    lines, seed = [], 0
+    for type_id in (0, 1):
+        for colour_id, colour in enumerate(TINY_CLASSES["colour"]):
+            for i in range(per_class):
+                seed += 1
+                draw(folder / "img" / f"{type_id}_{colour}_{i}.png", type_id, colour, size, seed)
+                lines.append(f"img/{type_id}_{colour}_{i}.png, {type_id}, {colour_id}")
+    for i in range(unknown):
+        draw(folder / "img" / f"mixed_{i}.png", i % 2, "pink", size, 1000 + i)
+        lines.append(f"img/mixed_{i}.png, {i % 2}, -1")
+    for name in ("train", "val", "test"):
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    return make_dataset(tmp_path / "data")
+
+
+def tiny_config(data: Path, out: Path, **overrides):
+    from flowers_mtl.config import TrainConfig
+
+    settings = dict(
+        train=str(data / "train.txt"),
+        val=str(data / "val.txt"),
+        test=str(data / "test.txt"),
+        classes=str(data / "classes.json"),
+        out=str(out),
+        image_size=32,
+        batch_size=8,
+        epochs=1,
+        warmup_steps=0,
+        checkpoint_every=1000,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    """A model trained for a few steps on tiny pictures: enough to exercise evaluate and predict."""
+    from flowers_mtl import training
+
+    base = tmp_path_factory.mktemp("trained")
+    data = make_dataset(base / "data", per_class=2, unknown=2)
+    config = tiny_config(data, base / "model", epochs=2)
+    training.train(config, log=lambda *_: None)
+    return base / "model"

@@ -1,0 +1,78 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_CLASSES
+from flowers_mtl import evaluation
+from flowers_mtl.splits import ClassNames
+
+CLASSES = ClassNames({task: tuple(names) for task, names in TINY_CLASSES.items()})
+
+
+def one_hot(ids, n):
+    out = np.full((len(ids), n), 0.01)
+    out[np.arange(len(ids)), ids] = 0.98
+    return out
+
+
+def test_report_figures_on_known_predictions():
+    labels = np.array([[0, 0], [0, 1], [1, 2], [1, -1]])
+    probs = {"type": one_hot([0, 1, 1, 1], 2), "colour": one_hot([0, 1, 0, 2], 3)}
+    report = evaluation.evaluate(probs, labels, CLASSES, n_listed=5)
+    assert report["n"] == 5 and report["n_scored"] == 4 and report["skipped_undecodable"] == 1
+    assert report["type"]["accuracy"] == 0.75 and report["type"]["n"] == 4
+    assert report["colour"]["skipped_unknown"] == 1 and report["colour"]["n"] == 3
+    assert report["colour"]["accuracy"] == pytest.approx(2 / 3)
+    assert report["colour"]["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    assert report["type"]["per_class"]["rose"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    # both right: row 0 only, among the three rows with every label known
+    assert report["both_correct"] == pytest.approx(1 / 3) and report["both_n"] == 3
+    json.dumps(report)  # JSON-ready
+
+
+def test_loss_and_accuracy_skip_unknown():
+    labels = np.array([[0, -1], [1, -1]])
+    scores = evaluation.loss_and_accuracy({"type": one_hot([0, 0], 2), "colour": one_hot([0, 0], 3)}, labels, CLASSES.tasks)
+    assert scores["type"]["accuracy"] == 0.5 and scores["colour"]["n"] == 0
+
+
+def test_text_report_and_pngs(tmp_path):
+    labels = np.array([[0, 0], [1, 2]])
+    report = evaluation.evaluate({"type": one_hot([0, 1], 2), "colour": one_hot([0, 2], 3)}, labels, CLASSES, 2)
+    written = evaluation.write_report(report, CLASSES, tmp_path, "test")
+    names = sorted(p.name for p in written)
+    assert names == ["test.json", "test.txt", "test_colour_confusion.png", "test_type_confusion.png"]
+    assert "type: accuracy 1.0000" in (tmp_path / "test.txt").read_text()
+    assert (tmp_path / "test_type_confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_evaluate_cli_json(trained_model):
+    split = trained_model.parent / "data" / "test.txt"
+    done = run("evaluate.py", "--model", trained_model, "--split", split, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["n"] == 14
+    for task in ("type", "colour"):
+        assert set(report[task]) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert report["colour"]["skipped_unknown"] == 2
+    assert 0 <= report["both_correct"] <= 1
+    assert (trained_model / "evaluation" / "test_type_confusion.png").is_file()
+
+
+def test_evaluate_cli_errors_are_one_line(trained_model, tmp_path):
+    done = run("evaluate.py", "--model", tmp_path, "--split", trained_model.parent / "data" / "test.txt")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "not a model folder" in done.stderr
+    assert sum(line.startswith("error: ") for line in done.stderr.splitlines()) == 1
+    assert "Traceback" not in done.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text("x.png, 0\n")
+    done = run("evaluate.py", "--model", trained_model, "--split", bad)
+    assert done.returncode == 2 and "bad.txt:1: expected 3" in done.stderr and "Traceback" not in done.stderr

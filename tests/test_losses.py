@@ -1,0 +1,45 @@
+import numpy as np
+import tensorflow as tf
+
+from flowers_mtl.losses import joint_loss, masked_correct, masked_cross_entropy
+
+
+def test_equals_plain_cross_entropy_when_all_known():
+    logits = tf.constant([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    labels = tf.constant([0, 2])
+    expected = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    np.testing.assert_allclose(masked_cross_entropy(labels, logits).numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_unknown_labels_are_left_out():
+    logits = tf.constant([[2.0, 0.0, -1.0], [9.0, -9.0, 0.0]])
+    only_first = masked_cross_entropy(tf.constant([0]), logits[:1])
+    np.testing.assert_allclose(masked_cross_entropy(tf.constant([0, -1]), logits).numpy(), only_first.numpy(), rtol=1e-6)
+
+
+def test_no_known_label_gives_zero_loss_and_zero_gradient_not_nan():
+    logits = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        loss = masked_cross_entropy(tf.constant([-1, -1]), logits)
+    gradient = tape.gradient(loss, logits)
+    assert float(loss) == 0.0
+    assert np.all(np.isfinite(gradient.numpy())) and np.all(gradient.numpy() == 0)
+
+
+def test_joint_loss_is_the_sum_of_task_losses():
+    logits = {"type": tf.constant([[1.0, 0.0]]), "colour": tf.constant([[0.0, 1.0, 0.0]])}
+    labels = tf.constant([[1, 2]])
+    total, per_task = joint_loss(labels, logits, ("type", "colour"))
+    np.testing.assert_allclose(float(total), float(per_task["type"] + per_task["colour"]), rtol=1e-6)
+    assert float(per_task["type"]) > 0
+
+
+def test_label_smoothing_raises_loss_of_a_confident_right_answer():
+    logits, labels = tf.constant([[10.0, -10.0]]), tf.constant([0])
+    assert float(masked_cross_entropy(labels, logits, 0.1)) > float(masked_cross_entropy(labels, logits))
+
+
+def test_masked_correct_counts_only_known():
+    logits = tf.constant([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    correct, known = masked_correct(tf.constant([0, 0, -1]), logits)
+    assert (float(correct), float(known)) == (1.0, 2.0)

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from flowers_mtl.model import MultiTaskSqueezeNet, preprocess
+from flowers_mtl.network import SPLIT_POINTS
+
+TASKS = {"type": 5, "colour": 6}
+
+
+def count(variables):
+    return sum(int(np.prod(v.shape)) for v in variables)
+
+
+@pytest.fixture(scope="module")
+def built():
+    model = MultiTaskSqueezeNet(TASKS)
+    logits, end_points = model(tf.zeros([2, 227, 227, 3]), with_end_points=True)
+    return model, logits, end_points
+
+
+def test_both_heads_output_logits_per_class(built):
+    _, logits, _ = built
+    assert {task: tuple(value.shape) for task, value in logits.items()} == {"type": (2, 5), "colour": (2, 6)}
+
+
+def test_caffe_ceil_pooling_sizes_at_227(built):
+    _, _, end_points = built
+    sizes = {name: end_points[name].shape[1] for name in ("conv1", "pool1", "pool3", "pool5", "fire8", "type/fire9")}
+    assert sizes == {"conv1": 113, "pool1": 56, "pool3": 28, "pool5": 14, "fire8": 14, "type/fire9": 14}
+    assert end_points["fire8"].shape[-1] == 512
+
+
+def test_trunk_has_squeezenet_v11_parameter_count(built):
+    model, _, _ = built
+    trunk = [v for v in model.trainable_variables if not v.name.startswith(("squeezenet/type/", "squeezenet/colour/"))]
+    assert count(trunk) == 525_312
+    head_fire9 = 32_832 + 16_640 + 147_712
+    for task, classes in TASKS.items():
+        head = [v for v in model.trainable_variables if v.name.startswith(f"squeezenet/{task}/")]
+        assert count(head) == head_fire9 + 512 * classes + classes
+
+
+def test_variable_names_follow_caffe_layers_with_heads_under_task(built):
+    model, _, _ = built
+    names = {v.name.split(":")[0] for v in model.variables}
+    assert "squeezenet/conv1/weights" in names
+    assert "squeezenet/fire2/squeeze1x1/weights" in names
+    assert "squeezenet/fire8/expand3x3/biases" in names
+    assert "squeezenet/type/fire9/expand1x1/weights" in names
+    assert "squeezenet/colour/conv10/weights" in names
+    assert not any(name.startswith("squeezenet/fire9") for name in names)
+    assert len(names) == 2 + 7 * 6 + 2 * (6 + 2)
+
+
+def test_variables_are_made_once_and_reused(built):
+    model, _, _ = built
+    before = len(model.variables)
+    model(tf.zeros([1, 64, 64, 3]), training=True)
+    assert len(model.variables) == before
+
+
+@pytest.mark.parametrize("split_after", ["fire5", "fire9"])
+def test_split_point_moves_layers_into_heads(split_after):
+    model = MultiTaskSqueezeNet({"a": 2, "b": 3}, split_after=split_after)
+    model(tf.zeros([1, 64, 64, 3]))
+    names = {v.name for v in model.variables}
+    assert any(name.startswith("squeezenet/a/fire6/") for name in names) == (split_after == "fire5")
+    assert any(name.startswith("squeezenet/fire9/") for name in names) == (split_after == "fire9")
+
+
+def test_bad_split_point_is_rejected():
+    with pytest.raises(ValueError, match="split_after must be one of " + ", ".join(SPLIT_POINTS)):
+        MultiTaskSqueezeNet(TASKS, split_after="fire1")
+
+
+def test_preprocess_is_bgr_minus_caffe_mean():
+    pixel = tf.constant([[[[10.0, 20.0, 30.0]]]])
+    np.testing.assert_allclose(preprocess(pixel).numpy()[0, 0, 0], [30 - 104, 20 - 117, 10 - 123])
+
+
+def test_fresh_network_starts_with_small_logits():
+    """From scratch, the loss should start near log(classes), not explode (input is unscaled)."""
+    model = MultiTaskSqueezeNet(TASKS)
+    images = tf.random.uniform([4, 96, 96, 3], 0, 255, seed=1)
+    logits = model(images)
+    assert float(tf.math.reduce_std(logits["type"])) < 1.0  # was ~20 with plain He init on raw pixels
+
+
+def test_weight_decay_adds_regularization_losses():
+    model = MultiTaskSqueezeNet({"a": 2}, weight_decay=1e-3)
+    model(tf.zeros([1, 64, 64, 3]))
+    assert float(model.regularization_loss()) > 0
+    assert float(MultiTaskSqueezeNet({"a": 2}).regularization_loss()) == 0

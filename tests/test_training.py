@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import make_dataset, tiny_config
+from flowers_mtl import modeldir, training
+from flowers_mtl.errors import UserInputError
+
+
+def test_joint_loss_falls_on_a_tiny_overfit(tmp_path):
+    """16 tiny pictures, a few dozen steps: the summed loss must drop well below its start."""
+    data = make_dataset(tmp_path / "data", per_class=2, unknown=4)  # 12 labelled + 4 colour-unknown
+    lines = []
+    config = tiny_config(data, tmp_path / "model", epochs=40, batch_size=16, learning_rate=2e-3,
+                         max_rotation_deg=0.0, min_crop_area=1.0, dropout_keep_prob=1.0, log_every=1)
+    training.train(config, log=lines.append)
+    losses = [float(line.split("train type ")[1].split()[0]) + float(line.split(" colour ")[1].split()[0])
+              for line in lines if line.startswith("epoch")]
+    assert len(losses) == 40
+    assert all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_masked_unknown_labels_train_without_nan(tmp_path):
+    """Every colour unknown: the colour term is zero, the type term still trains, nothing is NaN."""
+    data = make_dataset(tmp_path / "data", per_class=1)
+    for name in ("train", "val", "test"):
+        path = data / f"{name}.txt"
+        path.write_text("".join(line.rsplit(",", 1)[0] + ", -1\n" for line in path.read_text().splitlines()))
+    result = training.train(tiny_config(data, tmp_path / "model", epochs=2), log=lambda *_: None)
+    trained = modeldir.load_trained(result.folder)
+    assert all(np.all(np.isfinite(v.numpy())) for v in trained.model.variables)
+    metrics = json.loads((result.folder / "best" / "metrics.json").read_text())
+    assert metrics["validation"]["colour"]["n"] == 0
+
+
+def test_rerunning_resumes_the_step_count(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)  # 6 photos, batch 4: 2 steps per epoch
+    first = training.train(tiny_config(data, tmp_path / "m", epochs=1, batch_size=4), log=lambda *_: None)
+    assert first.steps == 2
+    lines = []
+    second = training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), log=lines.append)
+    assert second.steps == 6
+    assert any("resuming" in line and "at step 2" in line for line in lines)
+    assert [line.split(":")[0] for line in lines if line.startswith("epoch")] == ["epoch 2/3 step 4", "epoch 3/3 step 6"]
+    again = []
+    training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), log=again.append)
+    assert any("nothing to do" in line for line in again)
+
+
+def test_resume_mid_epoch_continues_from_the_checkpoint(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=2)  # 12 photos, batch 4: 3 steps per epoch
+    training.train(tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, max_steps=4, checkpoint_every=1),
+                   log=lambda *_: None)
+    lines = []
+    result = training.train(tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, checkpoint_every=1), log=lines.append)
+    assert result.steps == 6
+    assert [line.split(":")[0] for line in lines if line.startswith("epoch")] == ["epoch 2/2 step 6"]
+
+
+def test_max_steps_stops_early(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=2)
+    result = training.train(tiny_config(data, tmp_path / "m", epochs=5, batch_size=4, max_steps=2), log=lambda *_: None)
+    assert result.steps == 2
+
+
+def test_best_model_and_config_are_saved(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    result = training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+    for name in ("config.json", "classes.json", "best/model.index", "best/metrics.json"):
+        assert (result.folder / name).is_file(), name
+    assert list((result.folder / "logs").iterdir())
+    trained = modeldir.load_trained(result.folder)
+    assert trained.checkpoint.endswith("best/model") and trained.image_size == 32
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    result = training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+    images = tf.random.uniform([3, 32, 32, 3], 0, 255, seed=3)
+    a = modeldir.load_trained(result.folder).probabilities(images)
+    b = modeldir.load_trained(result.folder).probabilities(images)
+    for task in a:
+        np.testing.assert_array_equal(a[task], b[task])
+
+
+def test_refuses_to_resume_with_other_classes(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+    (data / "classes.json").write_text(json.dumps({"type": ["rose", "tulip"], "colour": ["red", "pink", "white"]}))
+    with pytest.raises(UserInputError, match="other classes"):
+        training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+
+
+def test_undecodable_training_photos_are_reported(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    (data / "img" / "1_white_0.png").write_bytes(b"not a png")
+    lines = []
+    training.train(tiny_config(data, tmp_path / "m"), log=lines.append)
+    epoch_line = next(line for line in lines if line.startswith("epoch"))
+    assert "skipped 1 undecodable photo(s) of 6" in epoch_line
+    assert any(line.startswith("undecodable: ") and "1_white_0.png" in line for line in lines)
+
+
+def test_bad_settings_are_user_errors(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    with pytest.raises(UserInputError, match="--batch-size must be positive"):
+        training.train(tiny_config(data, tmp_path / "m", batch_size=0))
