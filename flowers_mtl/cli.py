@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
 MODELS = PROJECT_ROOT / "models"
 # `python train.py` with no data: a quick run on generated pictures that shows every step.
-DEMO_SETTINGS = {"image_size": 96, "epochs": 12, "batch_size": 32, "learning_rate": 1e-3}
+DEMO_SETTINGS = {"image_size": 96, "epochs": 30, "batch_size": 32, "learning_rate": 1e-3}
 
 
 def _quiet() -> None:

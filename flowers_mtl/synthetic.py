@@ -103,7 +103,7 @@ def draw_picture(kind: str, colours: list, size: int, rng: np.random.Generator) 
     return image
 
 
-def generate(root: Path, per_class: int = 30, size: int = 128, unknown_per_type: int = 3, seed: int = 0) -> Path:
+def generate(root: Path, per_class: int = 80, size: int = 128, unknown_per_type: int = 3, seed: int = 0) -> Path:
     """Write ROOT/images/<type>/<colour>/*.jpg and ROOT/{train,val,test}.txt + classes.json.
 
     Idempotent: a finished set (marked by a file) is left as it is.

@@ -161,6 +161,12 @@ def train(config: TrainConfig, log=print) -> TrainResult:
             per_task = train_step(images, labels)
             step.assign_add(1)
             losses = {task: float(value) for task, value in per_task.items()}
+            if not all(math.isfinite(value) for value in losses.values()):
+                manager_note = f"; the last good checkpoint is in {manager.directory}" if manager.latest_checkpoint else ""
+                raise UserInputError(
+                    f"training diverged at step {int(step)} (loss {losses}): lower --learning-rate "
+                    f"(now {config.learning_rate}){manager_note}"
+                )
             bar.set_postfix({task: f"{value:.3f}" for task, value in running.update(losses).items()})
             bar.update(1)
             if int(step) % config.log_every == 0:

@@ -108,3 +108,10 @@ def test_bad_settings_are_user_errors(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     with pytest.raises(UserInputError, match="--batch-size must be positive"):
         training.train(tiny_config(data, tmp_path / "m", batch_size=0))
+
+
+def test_divergence_stops_with_a_clear_message(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    with pytest.raises(UserInputError, match="training diverged at step .* lower --learning-rate"):
+        training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4, optimizer="momentum", learning_rate=1e6),
+                       log=lambda *_: None)
