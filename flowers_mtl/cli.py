@@ -21,6 +21,8 @@ SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
 MODELS = PROJECT_ROOT / "models"
 # `python train.py` with no data: a quick run on generated pictures that shows every step.
 DEMO_SETTINGS = {"image_size": 96, "epochs": 30, "batch_size": 32, "learning_rate": 1e-3}
+# Fine-tuning from ImageNet weights wants a gentler step than training from scratch.
+PRETRAINED_SETTINGS = {"learning_rate": 3e-4}
 
 
 def _quiet() -> None:
@@ -58,6 +60,11 @@ def _train_parser() -> argparse.ArgumentParser:
     data.add_argument("--test", type=Path, help="test split, evaluated once at the end")
     data.add_argument("--classes", type=Path, help="classes.json (default: beside the training split)")
     p.add_argument("--out", type=Path, help="model folder (default: models/<data folder name>); rerun to resume")
+    p.add_argument(
+        "--pretrained",
+        help="start from ImageNet SqueezeNet v1.1: a Keras .h5 or OpenVINO .xml file, or 'imagenet' to download "
+        f"the h5 once (the --learning-rate default becomes {PRETRAINED_SETTINGS['learning_rate']})",
+    )
     defaults = {f.name: f.default for f in dataclasses.fields(_config_class()) if f.default is not dataclasses.MISSING}
     tunables = [
         ("--image-size", int, "input size in pixels"),
@@ -119,6 +126,8 @@ def _data_paths(args) -> tuple[dict, bool]:
 
 def train_main(argv=None) -> int:
     args = _train_parser().parse_args(argv)
+    if args.pretrained and args.pretrained != "imagenet":
+        args.pretrained = str(Path(args.pretrained).resolve())
     paths, demo = _data_paths(args)
     config_class = _config_class()
     settings = {
@@ -128,6 +137,8 @@ def train_main(argv=None) -> int:
     }
     if demo:
         settings = DEMO_SETTINGS | settings
+    if args.pretrained:
+        settings = PRETRAINED_SETTINGS | settings
     config = config_class(**paths, **settings)
     config.validate()
     _quiet()

@@ -30,6 +30,7 @@ class TrainConfig:
     image_size: int = 224
     split_after: str = DEFAULT_SPLIT
     dropout_keep_prob: float = 0.5
+    pretrained: str | None = None  # ImageNet weights (h5, OpenVINO .xml, or "imagenet") for conv1..fire9
     # Optimisation.
     optimizer: str = "adam"  # adam | momentum
     learning_rate: float = 1e-3

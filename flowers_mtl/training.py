@@ -15,7 +15,7 @@ import tensorflow as tf
 import tf_keras
 from tqdm import tqdm
 
-from . import modeldir, pipeline
+from . import modeldir, pipeline, pretrained
 from .config import CLASSES_FILE, TrainConfig
 from .errors import UserInputError
 from .evaluation import loss_and_accuracy, predict_split
@@ -108,6 +108,9 @@ def train(config: TrainConfig, log=print) -> TrainResult:
     if manager.latest_checkpoint:
         state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log(f"resuming from {manager.latest_checkpoint} at step {int(step)}")
+    elif config.pretrained:
+        source, loaded = pretrained.load_into(model, config.pretrained)
+        log(f"loaded {loaded} ImageNet tensors from {source} (conv1..{config.split_after} shared, the rest into each head)")
     best_saver = tf.train.Checkpoint(model=model)
 
     n_params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)

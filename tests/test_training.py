@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import make_dataset, tiny_config
+from conftest import SHARED, make_dataset, tiny_config
 from flowers_mtl import modeldir, training
 from flowers_mtl.errors import UserInputError
 
@@ -115,3 +115,17 @@ def test_divergence_stops_with_a_clear_message(tmp_path):
     with pytest.raises(UserInputError, match="training diverged at step .* lower --learning-rate"):
         training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4, optimizer="momentum", learning_rate=1e6),
                        log=lambda *_: None)
+
+
+PRETRAINED_H5 = SHARED / "pretrained" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+@pytest.mark.skipif(not PRETRAINED_H5.is_file(), reason=f"needs the shared ImageNet weights {PRETRAINED_H5} (absent)")
+def test_training_starts_from_imagenet_weights_and_resume_does_not_reload_them(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    lines = []
+    training.train(tiny_config(data, tmp_path / "m", pretrained=str(PRETRAINED_H5)), log=lines.append)
+    assert any(line.startswith("loaded 56 ImageNet tensors") for line in lines)
+    again = []
+    training.train(tiny_config(data, tmp_path / "m", epochs=2, pretrained=str(PRETRAINED_H5)), log=again.append)
+    assert not any("ImageNet" in line for line in again) and any("resuming" in line for line in again)
