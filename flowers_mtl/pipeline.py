@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from . import images
@@ -130,7 +129,3 @@ def undecodable(split: Split, image_size: int, limit: int = 10) -> list[str]:
             if len(bad) >= limit:
                 break
     return bad
-
-
-def steps_per_epoch(split: Split, batch_size: int) -> int:
-    return int(np.ceil(len(split) / batch_size))

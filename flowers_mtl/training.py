@@ -96,7 +96,14 @@ def train(config: TrainConfig, log=print) -> TrainResult:
 
     tasks = classes.tasks
     model = modeldir.build_model(config, classes)
-    steps_per_epoch = pipeline.steps_per_epoch(train_split, config.batch_size)
+    # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
+    # epoch length (undecodable photos are skipped, not retried).
+    train_images = pipeline.cached_decoded(train_split, config.image_size)
+    n_train = _count(train_images)
+    skipped_train = pipeline.count_skipped(train_split, n_train)
+    if n_train == 0:
+        raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
@@ -123,11 +130,6 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         log(f"already trained to step {int(step)} of {total_steps}; nothing to do")
         return TrainResult(folder, int(step), modeldir.read_best_metrics(folder), time.time() - started)
 
-    train_images = pipeline.cached_decoded(train_split, config.image_size)
-    n_train = _count(train_images)
-    skipped_train = pipeline.count_skipped(train_split, n_train)
-    if n_train == 0:
-        raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")
     val_batches = None
     if val_split is not None:
         val_batches = pipeline.evaluation_dataset(val_split, config.image_size, config.batch_size, cache=True)
