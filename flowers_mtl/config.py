@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserInputError
-from .network import DEFAULT_SPLIT
+from .network import DEFAULT_SPLIT, SPLIT_POINTS
 
 CONFIG_FILE = "config.json"
 CLASSES_FILE = "classes.json"
@@ -64,6 +64,12 @@ class TrainConfig:
             raise UserInputError(f"--optimizer must be adam or momentum, got {self.optimizer!r}")
         if not 0 < self.dropout_keep_prob <= 1:
             raise UserInputError(f"--dropout-keep-prob must be in (0, 1], got {self.dropout_keep_prob}")
+        if self.split_after not in SPLIT_POINTS:
+            raise UserInputError(f"--split-after must be one of {', '.join(SPLIT_POINTS)}, got {self.split_after!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserInputError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.checkpoint_every <= 0:
+            raise UserInputError(f"--checkpoint-every must be positive, got {self.checkpoint_every}")
         if not 0 < self.min_crop_area <= 1:
             raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
 

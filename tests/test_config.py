@@ -27,7 +27,8 @@ def test_unknown_setting_and_missing_folder(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [({"image_size": 16}, "--image-size must be at least 32"), ({"epochs": 0}, "--epochs must be positive"),
-     ({"optimizer": "rmsprop"}, "adam or momentum"), ({"dropout_keep_prob": 0}, "--dropout-keep-prob")],
+     ({"optimizer": "rmsprop"}, "adam or momentum"), ({"dropout_keep_prob": 0}, "--dropout-keep-prob"),
+     ({"split_after": "fire1"}, "--split-after must be one of fire2, "), ({"label_smoothing": 1.0}, "--label-smoothing")],
 )
 def test_validation_messages_name_the_flag(overrides, message):
     with pytest.raises(UserInputError, match=message):
