@@ -20,9 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
 MODELS = PROJECT_ROOT / "models"
 # `python train.py` with no data: a quick run on generated pictures that shows every step.
-DEMO_SETTINGS = {"image_size": 96, "epochs": 30, "batch_size": 32, "learning_rate": 1e-3}
-# Fine-tuning from ImageNet weights wants a gentler step than training from scratch.
-PRETRAINED_SETTINGS = {"learning_rate": 3e-4}
+DEMO_SETTINGS = {"image_size": 96, "epochs": 30, "batch_size": 32}
 
 
 def _quiet() -> None:
@@ -63,7 +61,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pretrained",
         help="start from ImageNet SqueezeNet v1.1: a Keras .h5 or OpenVINO .xml file, or 'imagenet' to download "
-        f"the h5 once (the --learning-rate default becomes {PRETRAINED_SETTINGS['learning_rate']})",
+        "the h5 once",
     )
     defaults = {f.name: f.default for f in dataclasses.fields(_config_class()) if f.default is not dataclasses.MISSING}
     tunables = [
@@ -137,8 +135,6 @@ def train_main(argv=None) -> int:
     }
     if demo:
         settings = DEMO_SETTINGS | settings
-    if args.pretrained:
-        settings = PRETRAINED_SETTINGS | settings
     config = config_class(**paths, **settings)
     config.validate()
     _quiet()
@@ -152,14 +148,14 @@ def train_main(argv=None) -> int:
         if demo:
             from .prediction import predict_paths
 
-            example = trained_split_example(config)
+            example = _first_test_picture(config)
             print("\nprediction for one test picture (python predict.py --model ... PATH):")
             for outcome in predict_paths(trained, [example], top_k=2):
                 print(outcome.to_text())
     return 0
 
 
-def trained_split_example(config) -> str:
+def _first_test_picture(config) -> str:
     from .splits import load_classes, read_split
 
     return read_split(config.test, load_classes(config.classes)).paths[0]
