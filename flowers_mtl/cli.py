@@ -14,13 +14,15 @@ import sys
 import warnings
 from pathlib import Path
 
+from .config import TrainConfig
 from .errors import UserInputError
+from .network import SPLIT_POINTS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
 MODELS = PROJECT_ROOT / "models"
 # `python train.py` with no data: a quick run on generated pictures that shows every step.
-DEMO_SETTINGS = {"image_size": 96, "epochs": 30, "batch_size": 32}
+DEMO_SETTINGS = {"image_size": 96, "epochs": 30}
 
 
 def _quiet() -> None:
@@ -44,8 +46,6 @@ def run(main, argv=None) -> int:
 # ---------------------------------------------------------------- train
 
 def _train_parser() -> argparse.ArgumentParser:
-    from .network import SPLIT_POINTS
-
     p = argparse.ArgumentParser(
         prog="train.py",
         description="Train one SqueezeNet v1.1 for flower type and colour. With no --data, trains on a "
@@ -63,7 +63,7 @@ def _train_parser() -> argparse.ArgumentParser:
         help="start from ImageNet SqueezeNet v1.1: a Keras .h5 or OpenVINO .xml file, or 'imagenet' to download "
         "the h5 once",
     )
-    defaults = {f.name: f.default for f in dataclasses.fields(_config_class()) if f.default is not dataclasses.MISSING}
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     tunables = [
         ("--image-size", int, "input size in pixels"),
         ("--epochs", int, "passes over the training split"),
@@ -84,12 +84,6 @@ def _train_parser() -> argparse.ArgumentParser:
         name = flag[2:].replace("-", "_")
         p.add_argument(flag, type=kind, default=None, help=f"{help_text} (default {defaults[name]})")
     return p
-
-
-def _config_class():
-    from .config import TrainConfig
-
-    return TrainConfig
 
 
 def _data_paths(args) -> tuple[dict, bool]:
@@ -127,15 +121,14 @@ def train_main(argv=None) -> int:
     if args.pretrained and args.pretrained != "imagenet":
         args.pretrained = str(Path(args.pretrained).resolve())
     paths, demo = _data_paths(args)
-    config_class = _config_class()
     settings = {
         f.name: getattr(args, f.name)
-        for f in dataclasses.fields(config_class)
+        for f in dataclasses.fields(TrainConfig)
         if f.name not in paths and getattr(args, f.name, None) is not None
     }
     if demo:
         settings = DEMO_SETTINGS | settings
-    config = config_class(**paths, **settings)
+    config = TrainConfig(**paths, **settings)
     config.validate()
     _quiet()
     from . import modeldir, training

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserInputError
+from .errors import UserInputError, read_json
 from .network import DEFAULT_SPLIT, SPLIT_POINTS
 
 CONFIG_FILE = "config.json"
@@ -83,10 +83,9 @@ class TrainConfig:
         path = Path(folder) / CONFIG_FILE
         if not path.is_file():
             raise UserInputError(f"{folder}: not a model folder (no {CONFIG_FILE}); train one with train.py --out {folder}")
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise UserInputError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+        raw = read_json(path)
+        if not isinstance(raw, dict):
+            raise UserInputError(f"{path}: expected a JSON object of settings")
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:

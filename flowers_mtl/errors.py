@@ -5,5 +5,17 @@ a bug and keeps its traceback.
 """
 
 
+import json
+from pathlib import Path
+
+
 class UserInputError(ValueError):
     """Bad input from the user: a split file, an image, a flag, a model folder."""
+
+
+def read_json(path: Path):
+    """Parse a JSON file the user wrote or edited; a syntax error becomes `file:line: ...`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserInputError
+from .errors import UserInputError, read_json
 
 UNKNOWN = -1
 UNKNOWN_TOKENS = ("-1", "?")
@@ -42,10 +42,7 @@ def load_classes(path: Path | str) -> ClassNames:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"{path}: classes file not found (expected {{\"type\": [...], \"colour\": [...]}})")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserInputError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+    raw = read_json(path)
     if not isinstance(raw, dict) or not raw:
         raise UserInputError(f"{path}: expected an object mapping each task to its list of class names")
     by_task = {}
