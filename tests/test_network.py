@@ -81,6 +81,9 @@ def test_preprocess_is_bgr_minus_caffe_mean():
 
 def test_fresh_network_starts_with_small_logits():
     """From scratch, the loss should start near log(classes), not explode (input is unscaled)."""
+    # Seeded: over random inits this spread ranges about 0.15..2 (a heavy tail), against ~20 before
+    # the conv1 rescaling; unseeded, the test failed about one run in fifteen.
+    tf.random.set_seed(0)
     model = MultiTaskSqueezeNet(TASKS)
     images = tf.random.uniform([4, 96, 96, 3], 0, 255, seed=1)
     logits = model(images)
