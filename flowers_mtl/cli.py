@@ -23,6 +23,7 @@ SYNTHETIC_DATA = PROJECT_ROOT / "data" / "synthetic"
 MODELS = PROJECT_ROOT / "models"
 # `python train.py` with no data: a quick run on generated pictures that shows every step.
 DEMO_SETTINGS = {"image_size": 96, "epochs": 30}
+FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the compute)"
 
 
 def _quiet() -> None:
@@ -73,6 +74,8 @@ def _train_parser() -> argparse.ArgumentParser:
         ("--optimizer", str, "adam or momentum"),
         ("--weight-decay", float, "L2 on conv weights"),
         ("--label-smoothing", float, "label smoothing of both tasks' targets"),
+        ("--class-weighting", str, "per-class loss weights from training counts: none, sqrt or balanced"),
+        ("--freeze-trunk-epochs", int, "with --pretrained, epochs training only the heads before the whole network"),
         ("--dropout-keep-prob", float, "keep probability of the dropout before conv10"),
         ("--split-after", str, f"where the trunk splits into task heads: {', '.join(SPLIT_POINTS)}"),
         ("--seed", int, "seed of shuffling and augmentation"),
@@ -157,6 +160,7 @@ def _first_test_picture(config) -> str:
 # ---------------------------------------------------------------- evaluate
 
 def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict:
+    """Score, print and write the report of one split; the flip_tta setting is the model's."""
     from . import evaluation, modeldir
     from .splits import load_classes, read_split
 
@@ -167,10 +171,12 @@ def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict
             "the split's ids would mean other classes"
         )
     split = read_split(split_path, trained.classes)
-    probs, labels = evaluation.predict_split(trained.probabilities, split, trained.image_size, batch_size)
-    report = evaluation.evaluate(probs, labels, trained.classes, len(split))
+    probs, labels, rows = evaluation.predict_split(trained.probabilities, split, trained.image_size, batch_size)
+    photos = [(split.paths[row], split.line_numbers[row]) for row in rows]
+    report = evaluation.evaluate(probs, labels, trained.classes, len(split), photos)
     report["split"] = str(split.source)
     report["model"] = str(trained.folder)
+    report["flip_tta"] = trained.flip_tta
     written = evaluation.write_report(report, trained.classes, trained.folder / modeldir.EVALUATION, split_path.stem)
     if as_json:
         print(json.dumps(report))
@@ -187,11 +193,12 @@ def evaluate_main(argv=None) -> int:
     p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
     args = p.parse_args(argv)
     _quiet()
     from . import modeldir
 
-    trained = modeldir.load_trained(args.model)
+    trained = modeldir.load_trained(args.model, flip_tta=args.flip_tta)
     _evaluate(trained, args.split, args.batch_size, args.json)
     return 0
 
@@ -204,12 +211,13 @@ def predict_main(argv=None) -> int:
     p.add_argument("images", nargs="+", help="photo files (JPEG, PNG, GIF, ...)")
     p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
     args = p.parse_args(argv)
     _quiet()
     from .modeldir import load_trained
     from .prediction import predict_paths
 
-    trained = load_trained(args.model)
+    trained = load_trained(args.model, flip_tta=args.flip_tta)
     failed = 0
     for outcome in predict_paths(trained, args.images, top_k=args.top_k):
         if isinstance(outcome, UserInputError):

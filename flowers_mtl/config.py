@@ -16,6 +16,7 @@ from .network import DEFAULT_SPLIT, SPLIT_POINTS
 
 CONFIG_FILE = "config.json"
 CLASSES_FILE = "classes.json"
+CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 
 
 @dataclass
@@ -39,6 +40,10 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-5
     label_smoothing: float = 0.0
+    class_weighting: str = "none"  # none | sqrt | balanced: per-class loss weights from training counts
+    # With --pretrained: epochs that train only the heads (trunk frozen) before everything trains,
+    # so the fresh conv10s do not push random gradients into the ImageNet trunk.
+    freeze_trunk_epochs: int = 2
     warmup_steps: int = 100
     batch_size: int = 32
     epochs: int = 10
@@ -70,6 +75,10 @@ class TrainConfig:
             raise UserInputError(f"--split-after must be one of {', '.join(SPLIT_POINTS)}, got {self.split_after!r}")
         if not 0 <= self.label_smoothing < 1:
             raise UserInputError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise UserInputError(f"--class-weighting must be one of {', '.join(CLASS_WEIGHTINGS)}, got {self.class_weighting!r}")
+        if self.freeze_trunk_epochs < 0:
+            raise UserInputError(f"--freeze-trunk-epochs must be >= 0, got {self.freeze_trunk_epochs}")
         if self.checkpoint_every <= 0:
             raise UserInputError(f"--checkpoint-every must be positive, got {self.checkpoint_every}")
         if not 0 < self.min_crop_area <= 1:

@@ -1,5 +1,6 @@
 """Scoring a model on a split: per-task accuracy, macro-F1, per-class precision/recall,
-confusion matrices, and the share of photos with every task right.
+confusion matrices, the share of photos with every task right, and the most confident
+mistakes (where label noise shows first).
 
 Unknown labels (-1) are left out of their task's scores and counted; photos that fail to decode
 are left out of everything and counted.
@@ -17,20 +18,21 @@ from . import pipeline
 from .splits import UNKNOWN, ClassNames, Split
 
 
+MISTAKES_LISTED = 10
+
+
 def predict_split(probability_fn, split: Split, image_size: int, batch_size: int, dataset=None):
-    """Run the model over a split: ({task: probs (M, C)}, labels (M, tasks)); M <= N photos decode."""
+    """Run the model over a split. Returns ({task: probs (M, C)}, labels (M, tasks), rows (M,)):
+    M <= N photos decode, and rows[i] is the split row of the i-th scored photo."""
     dataset = dataset if dataset is not None else pipeline.evaluation_dataset(split, image_size, batch_size)
-    probs: dict[str, list[np.ndarray]] = {task: [] for task in split.classes.tasks}
-    labels = []
-    for images, batch_labels in dataset:
+    probs: dict[str, list[np.ndarray]] = {task: [np.zeros((0, len(names)))] for task, names in split.classes.by_task.items()}
+    labels, rows = [np.zeros((0, len(split.classes.tasks)), np.int32)], [np.zeros(0, np.int32)]
+    for images, batch_labels, batch_rows in dataset:
         for task, value in probability_fn(images).items():
             probs[task].append(np.asarray(value))
         labels.append(batch_labels.numpy())
-    if not labels:
-        return {task: np.zeros((0, len(names))) for task, names in split.classes.by_task.items()}, np.zeros(
-            (0, len(split.classes.tasks)), np.int32
-        )
-    return {task: np.concatenate(value) for task, value in probs.items()}, np.concatenate(labels)
+        rows.append(batch_rows.numpy())
+    return {task: np.concatenate(value) for task, value in probs.items()}, np.concatenate(labels), np.concatenate(rows)
 
 
 def loss_and_accuracy(probs: dict[str, np.ndarray], labels: np.ndarray, tasks) -> dict[str, dict[str, float]]:
@@ -51,7 +53,24 @@ def loss_and_accuracy(probs: dict[str, np.ndarray], labels: np.ndarray, tasks) -
     return result
 
 
-def task_report(y_true: np.ndarray, probs: np.ndarray, names: tuple[str, ...]) -> dict:
+def confident_mistakes(y_true: np.ndarray, probs: np.ndarray, names: tuple[str, ...], photos, limit: int) -> list[dict]:
+    """The wrong answers the model was surest of, surest first. `photos[i]` is (path, line)."""
+    predicted, confidence = probs.argmax(axis=1), probs.max(axis=1)
+    wrong = np.flatnonzero((y_true != UNKNOWN) & (predicted != y_true))
+    worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:limit]
+    return [
+        {
+            "path": photos[i][0],
+            "line": int(photos[i][1]),
+            "true": names[y_true[i]],
+            "predicted": names[predicted[i]],
+            "confidence": round(float(confidence[i]), 4),
+        }
+        for i in worst
+    ]
+
+
+def task_report(y_true: np.ndarray, probs: np.ndarray, names: tuple[str, ...], photos=None) -> dict:
     known = y_true != UNKNOWN
     y, p = y_true[known], probs[known]
     report = {"n": int(known.sum()), "skipped_unknown": int((~known).sum())}
@@ -70,16 +89,19 @@ def task_report(y_true: np.ndarray, probs: np.ndarray, names: tuple[str, ...]) -
         for i, name in enumerate(names)
     }
     report["confusion_matrix"] = confusion_matrix(y, predicted, labels=ids).tolist()
+    if photos is not None:
+        report["confident_mistakes"] = confident_mistakes(y_true, probs, names, photos, MISTAKES_LISTED)
     return report
 
 
-def evaluate(probs: dict[str, np.ndarray], labels: np.ndarray, classes: ClassNames, n_listed: int) -> dict:
-    """The full report as a JSON-ready dict. `n_listed` is the split's line count."""
+def evaluate(probs: dict[str, np.ndarray], labels: np.ndarray, classes: ClassNames, n_listed: int, photos=None) -> dict:
+    """The full report as a JSON-ready dict. `n_listed` is the split's line count; `photos`, when
+    given, names each scored row as (path, line) so the confident mistakes can be listed."""
     report: dict = {"n": int(n_listed), "n_scored": int(len(labels)), "skipped_undecodable": int(n_listed - len(labels))}
     all_known = np.all(labels != UNKNOWN, axis=1)
     all_right = np.ones(len(labels), dtype=bool)
     for i, (task, names) in enumerate(classes.by_task.items()):
-        report[task] = task_report(labels[:, i], probs[task], names)
+        report[task] = task_report(labels[:, i], probs[task], names, photos)
         all_right &= probs[task].argmax(axis=1) == labels[:, i]
     both_n = int(all_known.sum())
     report["both_correct"] = float((all_right & all_known).sum() / both_n) if both_n else None
@@ -110,6 +132,11 @@ def format_report(report: dict, classes: ClassNames) -> str:
         lines.append("  " + " " * width + " ".join(f"{name[:6]:>6}" for name in names))
         for name, row in zip(names, r["confusion_matrix"]):
             lines.append(f"  {name:<{width}}" + " ".join(f"{v:>6}" for v in row))
+        mistakes = r.get("confident_mistakes")
+        if mistakes:
+            lines.append(f"  the {len(mistakes)} most confident mistakes (look for label noise):")
+            for m in mistakes:
+                lines.append(f"    {m['confidence']:.3f} {m['predicted']} (labelled {m['true']})  line {m['line']}: {m['path']}")
     if report["both_correct"] is not None:
         lines.append(f"\nall tasks right: {report['both_correct']:.4f} (of {report['both_n']} photos with every label known)")
     return "\n".join(lines)

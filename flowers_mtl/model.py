@@ -64,6 +64,17 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
     def tasks(self) -> tuple[str, ...]:
         return tuple(self.num_classes)
 
+    def head_variables(self, task: str | None = None) -> list[tf.Variable]:
+        """Trainable variables of one task's head (or of every head): those scoped under the task."""
+        tasks = [task] if task is not None else list(self.num_classes)
+        prefixes = tuple(f"{network.SCOPE}/{name}/" for name in tasks)
+        return [v for v in self.trainable_variables if v.name.startswith(prefixes)]
+
+    def trunk_variables(self) -> list[tf.Variable]:
+        """The shared layers: every trainable variable outside the heads."""
+        heads = {id(v) for v in self.head_variables()}
+        return [v for v in self.trainable_variables if id(v) not in heads]
+
     def build_variables(self, image_size: int) -> None:
         """Create the variables by one forward pass on a dummy batch."""
         self(tf.zeros([1, image_size, image_size, 3]), training=False)
@@ -72,13 +83,20 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
         return tf.add_n(self.losses) if self.losses else tf.constant(0.0)
 
 
-def probability_fn(model: MultiTaskSqueezeNet, image_size: int):
-    """A compiled inference function: float RGB pixels (N, S, S, 3) -> {task: softmax (N, classes)}."""
+def probability_fn(model: MultiTaskSqueezeNet, image_size: int, flip_tta: bool = False):
+    """A compiled inference function: float RGB pixels (N, S, S, 3) -> {task: softmax (N, classes)}.
+
+    flip_tta averages the probabilities of each photo and its mirror image: twice the compute,
+    for answers that do not depend on which way a flower happens to face.
+    """
     spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32)
 
     @tf.function(input_signature=[spec])
     def probabilities(images):
-        logits = model(images, training=False)
-        return {task: tf.nn.softmax(value) for task, value in logits.items()}
+        if not flip_tta:
+            return {task: tf.nn.softmax(value) for task, value in model(images, training=False).items()}
+        both = model(tf.concat([images, tf.reverse(images, axis=[2])], axis=0), training=False)
+        n = tf.shape(images)[0]
+        return {task: (tf.nn.softmax(value[:n]) + tf.nn.softmax(value[n:])) / 2.0 for task, value in both.items()}
 
     return probabilities

@@ -59,9 +59,10 @@ class TrainedModel:
     classes: ClassNames
     model: MultiTaskSqueezeNet
     checkpoint: str
+    flip_tta: bool = False
 
     def __post_init__(self):
-        self._probabilities = probability_fn(self.model, self.config.image_size)
+        self._probabilities = probability_fn(self.model, self.config.image_size, self.flip_tta)
 
     @property
     def image_size(self) -> int:
@@ -72,7 +73,7 @@ class TrainedModel:
         return {task: value.numpy() for task, value in self._probabilities(tf.convert_to_tensor(images, tf.float32)).items()}
 
 
-def load_trained(folder: Path | str) -> TrainedModel:
+def load_trained(folder: Path | str, flip_tta: bool = False) -> TrainedModel:
     """The best-on-validation weights if there are any, else the latest training checkpoint."""
     folder = Path(folder)
     config = TrainConfig.load(folder)
@@ -82,7 +83,7 @@ def load_trained(folder: Path | str) -> TrainedModel:
         raise UserInputError(f"{folder}: no trained weights yet (no checkpoint in {BEST}/ or {CHECKPOINTS}/)")
     model = build_model(config, classes)
     tf.train.Checkpoint(model=model).read(checkpoint).expect_partial().assert_existing_objects_matched()
-    return TrainedModel(folder, config, classes, model, checkpoint)
+    return TrainedModel(folder, config, classes, model, checkpoint, flip_tta)
 
 
 def read_best_metrics(folder: Path) -> dict | None:

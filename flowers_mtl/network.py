@@ -28,6 +28,7 @@ FIRE_LAYERS = (
 )
 SPLIT_POINTS = tuple(name for name, squeeze, _ in FIRE_LAYERS if squeeze is not None)
 DEFAULT_SPLIT = "fire8"
+SCOPE = "squeezenet"  # outer variable scope; heads live under SCOPE/<task>/
 CONV1_FILTERS = 64
 # The input is Caffe-style: mean-subtracted but not scaled, so pixel values have a standard
 # deviation near 58 rather than 1. conv1's He initialisation is shrunk by that factor so that a
@@ -96,7 +97,7 @@ def squeezenet_mtl(
     is_training: bool = False,
     dropout_keep_prob: float = 0.5,
     split_after: str = DEFAULT_SPLIT,
-    scope: str = "squeezenet",
+    scope: str = SCOPE,
 ):
     """Shared trunk conv1..`split_after`, then per task: the remaining fire modules, dropout,
     conv10 (1x1, no ReLU so logits can go negative) and a global average pool.

@@ -19,17 +19,21 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def _decoded(split: Split, image_size: int, cache: bool) -> tf.data.Dataset:
-    """(uint8 image, labels (tasks,)) for every photo that decodes, in split order."""
-    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels))
+    """(uint8 image, labels (tasks,), row in the split) for every photo that decodes, in split order.
 
-    def load(path, labels):
+    The row lets a report name the photo behind a prediction after undecodable ones dropped out.
+    """
+    rows = tf.range(len(split), dtype=tf.int32)
+    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, rows))
+
+    def load(path, labels, row):
         image, ok = tf.numpy_function(images.try_load_rgb, [path, image_size], [tf.uint8, tf.bool], stateful=False)
         image.set_shape([image_size, image_size, 3])
         ok.set_shape([])
-        return image, labels, ok
+        return image, labels, row, ok
 
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    data = data.filter(lambda image, labels, ok: ok).map(lambda image, labels, ok: (image, labels))
+    data = data.filter(lambda image, labels, row, ok: ok).map(lambda image, labels, row, ok: (image, labels, row))
     return data.cache() if cache else data
 
 
@@ -98,7 +102,7 @@ def training_dataset(
     per_image_seeds = tf.data.Dataset.random(seed=seed * 100_003 + epoch).batch(2)
     data = tf.data.Dataset.zip((data, per_image_seeds))
     data = data.map(
-        lambda pair, s: (augment(tf.cast(pair[0], tf.float32), s, max_rotation_deg, min_crop_area), pair[1]),
+        lambda photo, s: (augment(tf.cast(photo[0], tf.float32), s, max_rotation_deg, min_crop_area), photo[1]),
         num_parallel_calls=AUTOTUNE,
     )
     return data.batch(batch_size).prefetch(AUTOTUNE)
@@ -110,9 +114,9 @@ def cached_decoded(split: Split, image_size: int) -> tf.data.Dataset:
 
 
 def evaluation_dataset(split: Split, image_size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
-    """In split order, no augmentation: (float images, labels)."""
+    """In split order, no augmentation: (float images, labels, rows in the split)."""
     data = _decoded(split, image_size, cache=cache)
-    data = data.map(lambda image, labels: (tf.cast(image, tf.float32), labels))
+    data = data.map(lambda image, labels, row: (tf.cast(image, tf.float32), labels, row))
     return data.batch(batch_size).prefetch(AUTOTUNE)
 
 

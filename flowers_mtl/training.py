@@ -19,7 +19,7 @@ from . import modeldir, pipeline, pretrained
 from .config import CLASSES_FILE, TrainConfig
 from .errors import UserInputError
 from .evaluation import loss_and_accuracy, predict_split
-from .losses import joint_loss
+from .losses import class_weights_from_counts, joint_loss
 from .model import probability_fn
 from .splits import ClassNames, load_classes, read_split
 
@@ -77,6 +77,23 @@ class _RunningMean:
         return self.values
 
 
+def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
+    """Per-task class weights from the training split's label counts (unknown labels left out)."""
+    weights = {}
+    for i, (task, names) in enumerate(split.classes.by_task.items()):
+        column = split.labels[:, i]
+        counts = np.bincount(column[column >= 0], minlength=len(names))
+        task_weights = class_weights_from_counts(counts, config.class_weighting)
+        if task_weights is not None:
+            weights[task] = tf.constant(task_weights)
+    return weights
+
+
+def frozen_epochs(config: TrainConfig) -> int:
+    """A trunk is only worth freezing when it starts from ImageNet."""
+    return config.freeze_trunk_epochs if config.pretrained else 0
+
+
 def _count(dataset: tf.data.Dataset) -> int:
     """Iterate a (cached) dataset once: fills the cache and counts the photos that decoded."""
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
@@ -108,6 +125,9 @@ def train(config: TrainConfig, log=print) -> TrainResult:
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     optimizer = make_optimizer(config, total_steps)
+    # Slots for every variable now, so a step that updates only the heads and a later one that
+    # updates everything share one optimizer (and one checkpoint).
+    optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, name="step")
     best_score = tf.Variable(-math.inf, dtype=tf.float64, name="best_score")
     state = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best_score=best_score)
@@ -135,19 +155,31 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         val_batches = pipeline.evaluation_dataset(val_split, config.image_size, config.batch_size, cache=True)
     probabilities = probability_fn(model, config.image_size)
 
+    weights = class_weights(config, train_split)
+    if weights:
+        log(f"class weights ({config.class_weighting}): " + "; ".join(
+            f"{task} " + " ".join(f"{name} {w:.2f}" for name, w in zip(classes.by_task[task], weights[task].numpy()))
+            for task in weights
+        ))
     spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
     spec_labels = tf.TensorSpec([None, len(tasks)], tf.int32)
+    def make_train_step(variables):
+        @tf.function(input_signature=[spec_images, spec_labels])
+        def train_step(images, labels):
+            with tf.GradientTape() as tape:
+                logits = model(images, training=True)
+                total, per_task = joint_loss(labels, logits, tasks, config.label_smoothing, weights)
+                objective = total + model.regularization_loss()
+            gradients = tape.gradient(objective, variables)
+            optimizer.apply_gradients(zip(gradients, variables))
+            return per_task
 
-    @tf.function(input_signature=[spec_images, spec_labels])
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            total, per_task = joint_loss(labels, logits, tasks, config.label_smoothing)
-            objective = total + model.regularization_loss()
-        variables = model.trainable_variables
-        gradients = tape.gradient(objective, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
-        return per_task
+        return train_step
+
+    train_all = make_train_step(model.trainable_variables)
+    # Gradients only for the heads: the trunk's backward pass is never computed, so frozen epochs are cheaper too.
+    train_heads = make_train_step(model.head_variables())
+    n_frozen = frozen_epochs(config)
 
     writer = tf.summary.create_file_writer(str(folder / modeldir.LOGS))
     running = _RunningMean()
@@ -160,6 +192,8 @@ def train(config: TrainConfig, log=print) -> TrainResult:
             config.max_rotation_deg, config.min_crop_area, cached=train_images,
         ).skip(done_in_epoch)
         steps_here = min(steps_per_epoch, total_steps - epoch * steps_per_epoch) - done_in_epoch
+        frozen = epoch < n_frozen
+        train_step = train_heads if frozen else train_all
         bar = tqdm(total=steps_here, desc=f"epoch {epoch + 1}/{last_epoch}", unit="step", disable=None, leave=False)
         epoch_started = time.time()
         for images, labels in batches.take(steps_here):
@@ -183,14 +217,14 @@ def train(config: TrainConfig, log=print) -> TrainResult:
                 manager.save(checkpoint_number=int(step))
         bar.close()
         seconds = time.time() - epoch_started
-        line = f"epoch {epoch + 1}/{last_epoch} step {int(step)}: train " + " ".join(
+        line = f"epoch {epoch + 1}/{last_epoch} step {int(step)}{' (heads only)' if frozen else ''}: train " + " ".join(
             f"{task} {value:.3f}" for task, value in running.values.items()
         )
         line += f" | {steps_here * config.batch_size / max(seconds, 1e-9):.1f} img/s"
         if skipped_train:
             line += f" | skipped {skipped_train} undecodable photo(s) of {len(train_split)}"
         if val_batches is not None:
-            probs, labels = predict_split(probabilities, val_split, config.image_size, config.batch_size, val_batches)
+            probs, labels, _ = predict_split(probabilities, val_split, config.image_size, config.batch_size, val_batches)
             scores = loss_and_accuracy(probs, labels, tasks)
             score = float(np.nanmean([scores[task]["accuracy"] for task in tasks]))
             line += " | val " + " ".join(

@@ -33,6 +33,32 @@ def test_report_figures_on_known_predictions():
     json.dumps(report)  # JSON-ready
 
 
+def test_confident_mistakes_surest_first_with_path_and_line():
+    labels = np.array([[0, 0], [0, 1], [1, 2], [1, -1], [0, 0]])
+    type_probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9], [0.05, 0.95]])
+    colour_probs = one_hot([1, 1, 2, 0, 0], 3)
+    photos = [(f"img/{i}.jpg", i + 2) for i in range(5)]
+    report = evaluation.evaluate({"type": type_probs, "colour": colour_probs}, labels, CLASSES, 5, photos)
+    mistakes = report["type"]["confident_mistakes"]
+    assert [(m["path"], m["line"], m["true"], m["predicted"]) for m in mistakes] == [
+        ("img/4.jpg", 6, "rose", "daisy"),
+        ("img/1.jpg", 3, "rose", "daisy"),
+        ("img/2.jpg", 4, "daisy", "rose"),
+    ]
+    assert mistakes[0]["confidence"] == 0.95
+    # the unknown colour of row 3 is never a mistake
+    assert [m["path"] for m in report["colour"]["confident_mistakes"]] == ["img/0.jpg"]
+    text = evaluation.format_report(report, CLASSES)
+    assert "0.950 daisy (labelled rose)  line 6: img/4.jpg" in text
+
+
+def test_at_most_ten_mistakes_are_listed():
+    labels = np.zeros((30, 2), dtype=int)
+    probs = {"type": one_hot([1] * 30, 2), "colour": one_hot([1] * 30, 3)}
+    report = evaluation.evaluate(probs, labels, CLASSES, 30, [(f"{i}.jpg", i) for i in range(30)])
+    assert len(report["type"]["confident_mistakes"]) == 10
+
+
 def test_loss_and_accuracy_skip_unknown():
     labels = np.array([[0, -1], [1, -1]])
     scores = evaluation.loss_and_accuracy({"type": one_hot([0, 0], 2), "colour": one_hot([0, 0], 3)}, labels, CLASSES.tasks)
@@ -64,6 +90,16 @@ def test_evaluate_cli_json(trained_model):
     assert report["colour"]["skipped_unknown"] == 2
     assert 0 <= report["both_correct"] <= 1
     assert (trained_model / "evaluation" / "test_type_confusion.png").is_file()
+    for mistake in report["type"]["confident_mistakes"]:
+        assert (split.parent / mistake["path"]).is_file() or mistake["path"].startswith(str(split.parent))
+
+
+def test_evaluate_cli_flip_tta(trained_model):
+    split = trained_model.parent / "data" / "test.txt"
+    done = run("evaluate.py", "--model", trained_model, "--split", split, "--json", "--flip-tta")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["flip_tta"] is True and report["n_scored"] == 14
 
 
 def test_evaluate_cli_errors_are_one_line(trained_model, tmp_path):

@@ -43,3 +43,25 @@ def test_masked_correct_counts_only_known():
     logits = tf.constant([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
     correct, known = masked_correct(tf.constant([0, 0, -1]), logits)
     assert (float(correct), float(known)) == (1.0, 2.0)
+
+
+def test_class_weights_make_each_class_count_equally():
+    from flowers_mtl.losses import class_weights_from_counts
+
+    counts = np.array([90, 10, 0])
+    balanced = class_weights_from_counts(counts, "balanced")
+    np.testing.assert_allclose(balanced[:2] * counts[:2], [50, 50])  # each present class weighs the same in total
+    assert balanced[2] == 1.0
+    np.testing.assert_allclose((balanced[:2] * counts[:2]).sum(), counts.sum())  # average example weighs 1
+    sqrt = class_weights_from_counts(counts, "sqrt")
+    assert balanced[0] < sqrt[0] < 1 < sqrt[1] < balanced[1]
+    np.testing.assert_allclose((sqrt[:2] * counts[:2]).sum(), counts.sum(), rtol=1e-6)
+    assert class_weights_from_counts(counts, "none") is None
+
+
+def test_weighted_loss_is_the_weighted_mean_and_skips_unknown():
+    logits = tf.constant([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 0, 0], logits=logits).numpy()
+    weighted = masked_cross_entropy(tf.constant([0, 1, -1]), logits, class_weights=tf.constant([1.0, 3.0]))
+    ce_1 = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1], logits=logits[1:2]).numpy()[0]
+    np.testing.assert_allclose(weighted.numpy(), (per_example[0] + 3 * ce_1) / 4, rtol=1e-6)

@@ -95,3 +95,18 @@ def test_weight_decay_adds_regularization_losses():
     model(tf.zeros([1, 64, 64, 3]))
     assert float(model.regularization_loss()) > 0
     assert float(MultiTaskSqueezeNet({"a": 2}).regularization_loss()) == 0
+
+
+def test_flip_tta_answers_the_same_for_a_photo_and_its_mirror(built):
+    from flowers_mtl.model import probability_fn
+
+    model = built[0]
+    size = 64
+    images = tf.random.stateless_uniform([2, size, size, 3], seed=[1, 2], maxval=255.0)
+    mirrored = tf.reverse(images, axis=[2])
+    plain, tta = probability_fn(model, size), probability_fn(model, size, flip_tta=True)
+    for task in ("type", "colour"):
+        np.testing.assert_allclose(tta(images)[task], tta(mirrored)[task], atol=1e-6)
+        expected = (plain(images)[task] + plain(mirrored)[task]) / 2
+        np.testing.assert_allclose(tta(images)[task], expected, atol=1e-6)
+        assert not np.allclose(plain(images)[task], plain(mirrored)[task], atol=1e-6)

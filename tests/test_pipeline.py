@@ -16,7 +16,7 @@ def split_of(folder, name="train"):
 def test_training_batches_have_shapes_and_all_labels(tmp_path):
     split = split_of(make_dataset(tmp_path, per_class=2))  # 12 photos
     batches = list(pipeline.training_dataset(split, 32, 5, seed=0, epoch=0))
-    assert [int(images.shape[0]) for images, _ in batches] == [5, 5, 2]
+    assert [int(images.shape[0]) for images, *_ in batches] == [5, 5, 2]
     images, labels = batches[0]
     assert images.shape[1:] == (32, 32, 3) and images.dtype == tf.float32 and labels.shape[1] == 2
     seen = sorted(map(tuple, np.concatenate([l.numpy() for _, l in batches]).tolist()))
@@ -53,7 +53,7 @@ def test_undecodable_photos_are_skipped_counted_and_named(tmp_path):
     Image.new("RGB", (8, 8)).save(folder / "img" / "ok.png")
     (folder / "img" / "0_red_0.png").write_bytes(b"garbage")
     split = split_of(folder)
-    seen = sum(int(images.shape[0]) for images, _ in pipeline.evaluation_dataset(split, 32, 4))
+    seen = sum(int(images.shape[0]) for images, *_ in pipeline.evaluation_dataset(split, 32, 4))
     assert seen == 5 and pipeline.count_skipped(split, seen) == 1
     (name,) = pipeline.undecodable(split, 32)
     assert name.endswith("train.txt:1: " + str(folder / "img" / "0_red_0.png"))

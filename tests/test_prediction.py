@@ -67,5 +67,5 @@ def test_same_pixels_as_training_pipeline(trained_model):
 
     data = trained_model.parent / "data"
     split = read_split(data / "test.txt", load_classes(data / "classes.json"))
-    images, _ = next(iter(pipeline.evaluation_dataset(split, 32, 1)))
+    images, *_ = next(iter(pipeline.evaluation_dataset(split, 32, 1)))
     np.testing.assert_array_equal(images.numpy()[0], load_rgb(split.paths[0], 32).astype(np.float32))

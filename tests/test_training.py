@@ -7,6 +7,7 @@ import tensorflow as tf
 from conftest import SHARED, make_dataset, tiny_config
 from flowers_mtl import modeldir, training
 from flowers_mtl.errors import UserInputError
+from flowers_mtl.splits import load_classes
 
 
 def test_joint_loss_falls_on_a_tiny_overfit(tmp_path):
@@ -129,3 +130,29 @@ def test_training_starts_from_imagenet_weights_and_resume_does_not_reload_them(t
     again = []
     training.train(tiny_config(data, tmp_path / "m", epochs=2, pretrained=str(PRETRAINED_H5)), log=again.append)
     assert not any("ImageNet" in line for line in again) and any("resuming" in line for line in again)
+
+
+@pytest.mark.skipif(not PRETRAINED_H5.is_file(), reason=f"needs the shared ImageNet weights {PRETRAINED_H5} (absent)")
+def test_frozen_trunk_epochs_train_only_the_heads(tmp_path):
+    from flowers_mtl import pretrained
+
+    data = make_dataset(tmp_path / "data", per_class=1)
+    config = tiny_config(data, tmp_path / "m", pretrained=str(PRETRAINED_H5), freeze_trunk_epochs=1, epochs=2)
+    lines = []
+    training.train(config, log=lines.append)
+    assert "(heads only)" in next(line for line in lines if line.startswith("epoch 1/2"))
+    assert "(heads only)" not in next(line for line in lines if line.startswith("epoch 2/2"))
+    imagenet = modeldir.build_model(config, load_classes(data / "classes.json"))
+    pretrained.load_into(imagenet, str(PRETRAINED_H5))
+    trained = modeldir.build_model(config, load_classes(data / "classes.json"))  # as after the frozen epoch (step 1)
+    tf.train.Checkpoint(model=trained).read(str(tmp_path / "m" / "checkpoints" / "ckpt-1")).expect_partial()
+    trunk_same = [np.array_equal(a.numpy(), b.numpy()) for a, b in zip(imagenet.trunk_variables(), trained.trunk_variables())]
+    head_same = [np.array_equal(a.numpy(), b.numpy()) for a, b in zip(imagenet.head_variables(), trained.head_variables())]
+    assert all(trunk_same) and not any(head_same)
+
+
+def test_class_weighting_is_logged_and_trains(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=2, unknown=2)
+    lines = []
+    training.train(tiny_config(data, tmp_path / "m", class_weighting="balanced"), log=lines.append)
+    assert any(line.startswith("class weights (balanced): type rose 1.00 daisy 1.00; colour") for line in lines)
