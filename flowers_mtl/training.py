@@ -15,7 +15,7 @@ import tensorflow as tf
 import tf_keras
 from tqdm import tqdm
 
-from . import modeldir, pipeline, pretrained
+from . import cost, modeldir, pipeline, pretrained
 from .config import CLASSES_FILE, TrainConfig
 from .errors import UserInputError
 from .evaluation import loss_and_accuracy, predict_split
@@ -89,6 +89,25 @@ def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
     return weights
 
 
+def make_train_step(model, optimizer, variables, config: TrainConfig, class_weights=None):
+    """One compiled step on a batch: joint loss + weight decay, gradients for `variables` only.
+    Returns the per-task losses."""
+    spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
+    spec_labels = tf.TensorSpec([None, len(model.tasks)], tf.int32)
+
+    @tf.function(input_signature=[spec_images, spec_labels])
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            total, per_task = joint_loss(labels, logits, model.tasks, config.label_smoothing, class_weights)
+            objective = total + model.regularization_loss()
+        gradients = tape.gradient(objective, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return per_task
+
+    return train_step
+
+
 def frozen_epochs(config: TrainConfig) -> int:
     """A trunk is only worth freezing when it starts from ImageNet."""
     return config.freeze_trunk_epochs if config.pretrained else 0
@@ -140,12 +159,12 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         log(f"loaded {loaded} ImageNet tensors from {source} (conv1..{config.split_after} shared, the rest into each head)")
     best_saver = tf.train.Checkpoint(model=model)
 
-    n_params = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
     log(
         f"training {', '.join(f'{t} ({n})' for t, n in classes.num_classes().items())} on {len(train_split)} photos "
-        f"({train_split.source}), {n_params:,} parameters, split after {config.split_after}, "
+        f"({train_split.source}), split after {config.split_after}, "
         f"{config.image_size}px, batch {config.batch_size}, {total_steps} steps"
     )
+    log(cost.measure(model, config.image_size).summary())
     if int(step) >= total_steps:
         log(f"already trained to step {int(step)} of {total_steps}; nothing to do")
         return TrainResult(folder, int(step), modeldir.read_best_metrics(folder), time.time() - started)
@@ -161,24 +180,9 @@ def train(config: TrainConfig, log=print) -> TrainResult:
             f"{task} " + " ".join(f"{name} {w:.2f}" for name, w in zip(classes.by_task[task], weights[task].numpy()))
             for task in weights
         ))
-    spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
-    spec_labels = tf.TensorSpec([None, len(tasks)], tf.int32)
-    def make_train_step(variables):
-        @tf.function(input_signature=[spec_images, spec_labels])
-        def train_step(images, labels):
-            with tf.GradientTape() as tape:
-                logits = model(images, training=True)
-                total, per_task = joint_loss(labels, logits, tasks, config.label_smoothing, weights)
-                objective = total + model.regularization_loss()
-            gradients = tape.gradient(objective, variables)
-            optimizer.apply_gradients(zip(gradients, variables))
-            return per_task
-
-        return train_step
-
-    train_all = make_train_step(model.trainable_variables)
+    train_all = make_train_step(model, optimizer, model.trainable_variables, config, weights)
     # Gradients only for the heads: the trunk's backward pass is never computed, so frozen epochs are cheaper too.
-    train_heads = make_train_step(model.head_variables())
+    train_heads = make_train_step(model, optimizer, model.head_variables(), config, weights)
     n_frozen = frozen_epochs(config)
 
     writer = tf.summary.create_file_writer(str(folder / modeldir.LOGS))

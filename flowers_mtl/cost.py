@@ -1,0 +1,70 @@
+"""What a network costs: parameters and multiply-adds per image, trunk and each head apart.
+
+Multiply-adds are counted from the traced graph (every Conv2D: output pixels x kernel size x
+input channels x output channels), so they follow whatever split point or head layout the model
+has; pooling, ReLU and bias adds are left out, as is usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from . import network
+
+
+@dataclass
+class Cost:
+    trunk_params: int
+    head_params: dict[str, int]
+    trunk_macs: int  # multiply-adds per image, forward
+    head_macs: dict[str, int]
+
+    @property
+    def params(self) -> int:
+        return self.trunk_params + sum(self.head_params.values())
+
+    @property
+    def macs(self) -> int:
+        return self.trunk_macs + sum(self.head_macs.values())
+
+    def summary(self) -> str:
+        heads = ", ".join(f"{task} head {n / 1e9:.3f} G" for task, n in self.head_macs.items())
+        return (
+            f"{self.params:,} parameters (trunk {self.trunk_params:,}); {self.macs / 1e9:.3f} G multiply-adds per "
+            f"image forward (trunk {self.trunk_macs / 1e9:.3f} G, {heads})"
+        )
+
+
+def _head_of(name: str, tasks) -> str | None:
+    for task in tasks:
+        if f"{network.SCOPE}/{task}/" in name:
+            return task
+    return None
+
+
+def measure(model, image_size: int) -> Cost:
+    """Trace one forward pass at `image_size` and count."""
+    tasks = model.tasks
+    forward = tf.function(lambda images: model(images, training=False))
+    graph = forward.get_concrete_function(tf.TensorSpec([1, image_size, image_size, 3], tf.float32)).graph
+    trunk_macs, head_macs = 0, {task: 0 for task in tasks}
+    for op in graph.get_operations():
+        if op.type != "Conv2D":
+            continue
+        _, height, width, out_channels = op.outputs[0].shape
+        kernel_h, kernel_w, in_channels, _ = op.inputs[1].shape
+        macs = height * width * kernel_h * kernel_w * in_channels * out_channels
+        task = _head_of(op.name, tasks)
+        if task is None:
+            trunk_macs += macs
+        else:
+            head_macs[task] += macs
+    head_params = {task: _count(model.head_variables(task)) for task in tasks}
+    return Cost(_count(model.trunk_variables()), head_params, int(trunk_macs), {t: int(n) for t, n in head_macs.items()})
+
+
+def _count(variables) -> int:
+    return sum(int(np.prod(v.shape)) for v in variables)
