@@ -46,6 +46,32 @@ def run(main, argv=None) -> int:
 
 # ---------------------------------------------------------------- train
 
+def _task_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected task names separated by commas, e.g. type,colour")
+    return names
+
+
+def _per_task(kind):
+    """Parse `type=1.0,colour=0.5` into {task: value}."""
+
+    def parse(text: str) -> dict:
+        values = {}
+        for item in text.split(","):
+            task, sep, value = item.partition("=")
+            try:
+                if not sep or not task.strip():
+                    raise ValueError
+                values[task.strip()] = kind(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected task=value pairs separated by commas, got {item!r}") from None
+        return values
+
+    parse.__name__ = f"task={kind.__name__}"
+    return parse
+
+
 def _train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="train.py",
@@ -77,7 +103,14 @@ def _train_parser() -> argparse.ArgumentParser:
         ("--class-weighting", str, "per-class loss weights from training counts: none, sqrt or balanced"),
         ("--freeze-trunk-epochs", int, "with --pretrained, epochs training only the heads before the whole network"),
         ("--dropout-keep-prob", float, "keep probability of the dropout before conv10"),
+        ("--tasks", _task_list, "tasks to learn, comma-separated (default: every task in classes.json; one task: a single-task network)"),
         ("--split-after", str, f"where the trunk splits into task heads: {', '.join(SPLIT_POINTS)}"),
+        ("--sharing", str, "hard (one trunk) or soft (a trunk per task, pulled together by --soft-weight)"),
+        ("--soft-weight", float, "soft sharing: weight of the squared distance between the task trunks"),
+        ("--mode", str, "joint (one optimiser, summed loss) or alternate (one optimiser per task, taking turns)"),
+        ("--alternate-ratio", _per_task(int), "alternate mode: steps per turn per task, e.g. type=2,colour=1 (default 1 each)"),
+        ("--loss-weights", _per_task(float), "weight of each task's loss, e.g. type=1.0,colour=0.5 (default 1 each)"),
+        ("--loss-weighting", str, "fixed (--loss-weights) or uncertainty (learned per-task weights)"),
         ("--seed", int, "seed of shuffling and augmentation"),
         ("--max-rotation-deg", float, "largest random rotation"),
         ("--min-crop-area", float, "smallest random crop, as a share of the photo"),
@@ -85,7 +118,8 @@ def _train_parser() -> argparse.ArgumentParser:
     ]
     for flag, kind, help_text in tunables:
         name = flag[2:].replace("-", "_")
-        p.add_argument(flag, type=kind, default=None, help=f"{help_text} (default {defaults[name]})")
+        default = f" (default {defaults[name]})" if defaults[name] is not None else ""
+        p.add_argument(flag, type=kind, default=None, help=help_text + default)
     return p
 
 
@@ -162,15 +196,15 @@ def _first_test_picture(config) -> str:
 def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict:
     """Score, print and write the report of one split; the flip_tta setting is the model's."""
     from . import evaluation, modeldir
-    from .splits import load_classes, read_split
+    from .splits import load_classes
 
     beside = split_path.parent / "classes.json"
-    if beside.is_file() and load_classes(beside) != trained.classes:
+    if beside.is_file() and load_classes(beside) != trained.all_classes:
         raise UserInputError(
             f"{beside}: these classes differ from the model's ({trained.folder / 'classes.json'}); "
             "the split's ids would mean other classes"
         )
-    split = read_split(split_path, trained.classes)
+    split = trained.read_split(split_path)
     probs, labels, rows = evaluation.predict_split(trained.probabilities, split, trained.image_size, batch_size)
     photos = [(split.paths[row], split.line_numbers[row]) for row in rows]
     report = evaluation.evaluate(probs, labels, trained.classes, len(split), photos)

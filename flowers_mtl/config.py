@@ -17,6 +17,9 @@ from .network import DEFAULT_SPLIT, SPLIT_POINTS
 CONFIG_FILE = "config.json"
 CLASSES_FILE = "classes.json"
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
+MODES = ("joint", "alternate")
+SHARINGS = ("hard", "soft")
+LOSS_WEIGHTINGS = ("fixed", "uncertainty")
 
 
 @dataclass
@@ -27,12 +30,22 @@ class TrainConfig:
     test: str | None
     classes: str
     out: str
+    # Tasks and how they share: which tasks of classes.json (None: all), where the trunk splits,
+    # hard sharing (one trunk) or soft (a trunk per task, pulled together by an L2 penalty).
+    tasks: list[str] | None = None
+    split_after: str = DEFAULT_SPLIT
+    sharing: str = "hard"
+    soft_weight: float = 1e-3
     # Network.
     image_size: int = 224
-    split_after: str = DEFAULT_SPLIT
     dropout_keep_prob: float = 0.5
     pretrained: str | None = None  # ImageNet weights (h5, OpenVINO .xml, or "imagenet") for conv1..fire9
-    # Optimisation.
+    # Optimisation. joint: one optimiser on the weighted sum of the task losses; alternate: one
+    # optimiser per task (trunk + that task's head), taking turns batch by batch in alternate_ratio.
+    mode: str = "joint"
+    alternate_ratio: dict[str, int] | None = None  # steps per turn, per task (default 1 each)
+    loss_weights: dict[str, float] | None = None  # per task (default 1 each)
+    loss_weighting: str = "fixed"  # fixed | uncertainty (learned, Kendall et al. 2018)
     optimizer: str = "adam"  # adam | momentum
     # 3e-4: on the synthetic demo 1e-3 left the type head at chance after 30 epochs (test 0.30),
     # 3e-4 reached 0.88; it is also a usual Adam rate for fine-tuning from ImageNet.
@@ -75,6 +88,23 @@ class TrainConfig:
             raise UserInputError(f"--split-after must be one of {', '.join(SPLIT_POINTS)}, got {self.split_after!r}")
         if not 0 <= self.label_smoothing < 1:
             raise UserInputError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        for flag, value, allowed in (
+            ("mode", self.mode, MODES),
+            ("sharing", self.sharing, SHARINGS),
+            ("loss-weighting", self.loss_weighting, LOSS_WEIGHTINGS),
+        ):
+            if value not in allowed:
+                raise UserInputError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.soft_weight < 0:
+            raise UserInputError(f"--soft-weight must be >= 0, got {self.soft_weight}")
+        if self.tasks is not None and len(self.tasks) == 0:
+            raise UserInputError("--tasks needs at least one task")
+        for flag, per_task in (("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
+            for task, value in (per_task or {}).items():
+                if not value >= 0:
+                    raise UserInputError(f"--{flag}: {task}={value} must be >= 0")
+        if self.alternate_ratio and not any(self.alternate_ratio.values()):
+            raise UserInputError("--alternate-ratio: at least one task needs a positive count")
         if self.class_weighting not in CLASS_WEIGHTINGS:
             raise UserInputError(f"--class-weighting must be one of {', '.join(CLASS_WEIGHTINGS)}, got {self.class_weighting!r}")
         if self.freeze_trunk_epochs < 0:
@@ -83,6 +113,15 @@ class TrainConfig:
             raise UserInputError(f"--checkpoint-every must be positive, got {self.checkpoint_every}")
         if not 0 < self.min_crop_area <= 1:
             raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
+
+    def check_tasks(self, known) -> tuple[str, ...]:
+        """The tasks this run trains, in classes.json order; per-task settings must name known tasks."""
+        known = tuple(known)
+        for flag, names in (("tasks", self.tasks), ("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
+            unknown = [name for name in names or () if name not in known]
+            if unknown:
+                raise UserInputError(f"--{flag}: unknown task {', '.join(unknown)} (classes.json has {', '.join(known)})")
+        return tuple(task for task in known if self.tasks is None or task in self.tasks)
 
     def save(self, folder: Path) -> None:
         (Path(folder) / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")

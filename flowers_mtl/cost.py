@@ -17,7 +17,7 @@ from . import network
 
 @dataclass
 class Cost:
-    trunk_params: int
+    trunk_params: int  # with soft sharing, every task's copy of the trunk
     head_params: dict[str, int]
     trunk_macs: int  # multiply-adds per image, forward
     head_macs: dict[str, int]
@@ -38,27 +38,21 @@ class Cost:
         )
 
 
-def _head_of(name: str, tasks) -> str | None:
-    for task in tasks:
-        if f"{network.SCOPE}/{task}/" in name:
-            return task
-    return None
-
-
 def measure(model, image_size: int) -> Cost:
     """Trace one forward pass at `image_size` and count."""
     tasks = model.tasks
     forward = tf.function(lambda images: model(images, training=False))
     graph = forward.get_concrete_function(tf.TensorSpec([1, image_size, image_size, 3], tf.float32)).graph
     trunk_macs, head_macs = 0, {task: 0 for task in tasks}
+    head_layers = network.head_layers(model.split_after)
     for op in graph.get_operations():
         if op.type != "Conv2D":
             continue
         _, height, width, out_channels = op.outputs[0].shape
         kernel_h, kernel_w, in_channels, _ = op.inputs[1].shape
         macs = height * width * kernel_h * kernel_w * in_channels * out_channels
-        task = _head_of(op.name, tasks)
-        if task is None:
+        task, layer = network.owner(op.name, tasks)
+        if task is None or layer not in head_layers:
             trunk_macs += macs
         else:
             head_macs[task] += macs

@@ -76,3 +76,50 @@ def class_weights_from_counts(counts: np.ndarray, weighting: str) -> np.ndarray 
         weights[present] = np.sqrt(weights[present])
     weights[present] *= counts[present].sum() / (weights[present] * counts[present]).sum()
     return weights.astype(np.float32)
+
+
+class TaskWeighting(tf.Module):
+    """How the per-task losses add up to one objective.
+
+    Fixed: sum of w_t * L_t. Learned (Kendall, Gal and Cipolla 2018, homoscedastic uncertainty):
+    each task has a trainable log-variance s_t and contributes exp(-s_t) * w_t * L_t + s_t / 2, so a
+    task whose loss stays high is down-weighted, and the s_t / 2 term stops every weight from
+    collapsing to zero.
+    """
+
+    def __init__(self, tasks, fixed: dict[str, float] | None = None, learned: bool = False):
+        super().__init__(name="task_weighting")
+        fixed = fixed or {}
+        self.fixed = {task: float(fixed.get(task, 1.0)) for task in tasks}
+        self.log_variances = {task: tf.Variable(0.0, name=f"log_variance_{task}") for task in tasks} if learned else {}
+
+    def total(self, per_task: dict[str, tf.Tensor], tasks=None) -> tf.Tensor:
+        """The objective over `tasks` (default: every task in `per_task`)."""
+        terms = []
+        for task in tasks or per_task:
+            term = self.fixed[task] * per_task[task]
+            if self.log_variances:
+                s = self.log_variances[task]
+                term = tf.exp(-s) * term + 0.5 * s
+            terms.append(term)
+        return tf.add_n(terms)
+
+    def variables_of(self, tasks) -> list[tf.Variable]:
+        return [self.log_variances[task] for task in tasks if task in self.log_variances]
+
+    def effective(self) -> dict[str, float]:
+        """The weight each task's loss gets right now."""
+        return {
+            task: w * (float(tf.exp(-self.log_variances[task])) if self.log_variances else 1.0)
+            for task, w in self.fixed.items()
+        }
+
+
+def soft_sharing_penalty(pairs) -> tf.Tensor:
+    """Sum of squared distances between corresponding variables of the task towers."""
+    terms = []
+    for group in pairs:
+        for i in range(len(group)):
+            for j in range(i + 1, len(group)):
+                terms.append(tf.reduce_sum(tf.square(group[i] - group[j])))
+    return tf.add_n(terms) if terms else tf.constant(0.0)

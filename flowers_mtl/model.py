@@ -39,12 +39,14 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
         split_after: str = network.DEFAULT_SPLIT,
         dropout_keep_prob: float = 0.5,
         weight_decay: float = 0.0,
+        shared_trunk: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         network.split_index(split_after)  # fail early on a bad name
         self.num_classes = dict(num_classes)
         self.split_after = split_after
+        self.shared_trunk = shared_trunk
         self.dropout_keep_prob = dropout_keep_prob
         self.weight_decay = weight_decay
 
@@ -57,6 +59,7 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
                 is_training=training,
                 dropout_keep_prob=self.dropout_keep_prob,
                 split_after=self.split_after,
+                shared_trunk=self.shared_trunk,
             )
         return (logits, end_points) if with_end_points else logits
 
@@ -64,16 +67,33 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
     def tasks(self) -> tuple[str, ...]:
         return tuple(self.num_classes)
 
+    def _owner(self, variable) -> tuple[str | None, str]:
+        return network.owner(variable.name, self.num_classes)
+
     def head_variables(self, task: str | None = None) -> list[tf.Variable]:
-        """Trainable variables of one task's head (or of every head): those scoped under the task."""
-        tasks = [task] if task is not None else list(self.num_classes)
-        prefixes = tuple(f"{network.SCOPE}/{name}/" for name in tasks)
-        return [v for v in self.trainable_variables if v.name.startswith(prefixes)]
+        """The layers after the split, of one task (or of every task)."""
+        layers = network.head_layers(self.split_after)
+        owned = [(self._owner(v), v) for v in self.trainable_variables]
+        return [v for (owner, layer), v in owned if owner is not None and task in (None, owner) and layer in layers]
 
     def trunk_variables(self) -> list[tf.Variable]:
-        """The shared layers: every trainable variable outside the heads."""
+        """The layers before the split: one shared set, or with soft sharing one copy per task."""
         heads = {id(v) for v in self.head_variables()}
         return [v for v in self.trainable_variables if id(v) not in heads]
+
+    def task_variables(self, task: str) -> list[tf.Variable]:
+        """Everything one task's answer depends on: its head and the trunk it reads (shared or its own)."""
+        trunk = [v for v in self.trunk_variables() if self._owner(v)[0] in (None, task)]
+        return trunk + self.head_variables(task)
+
+    def soft_sharing_pairs(self) -> list[tuple[tf.Variable, ...]]:
+        """Corresponding trunk variables of the tasks' towers (soft sharing), one tuple per layer variable."""
+        by_name: dict[str, list[tf.Variable]] = {}
+        for v in self.trunk_variables():
+            task, _ = self._owner(v)
+            if task is not None:
+                by_name.setdefault(v.name.split("/", 2)[2], []).append(v)
+        return [tuple(group) for group in by_name.values() if len(group) > 1]
 
     def build_variables(self, image_size: int) -> None:
         """Create the variables by one forward pass on a dummy batch."""

@@ -20,7 +20,7 @@ import tensorflow as tf
 from .config import CLASSES_FILE, TrainConfig
 from .errors import UserInputError
 from .model import MultiTaskSqueezeNet, probability_fn
-from .splits import ClassNames, load_classes
+from .splits import ClassNames, Split, load_classes, read_split
 
 CHECKPOINTS = "checkpoints"
 BEST = "best"
@@ -36,6 +36,7 @@ def build_model(config: TrainConfig, classes: ClassNames) -> MultiTaskSqueezeNet
         split_after=config.split_after,
         dropout_keep_prob=config.dropout_keep_prob,
         weight_decay=config.weight_decay,
+        shared_trunk=config.sharing == "hard",
     )
     model.build_variables(config.image_size)
     return model
@@ -56,7 +57,7 @@ class TrainedModel:
 
     folder: Path
     config: TrainConfig
-    classes: ClassNames
+    classes: ClassNames  # of the tasks the model answers
     model: MultiTaskSqueezeNet
     checkpoint: str
     flip_tta: bool = False
@@ -68,6 +69,15 @@ class TrainedModel:
     def image_size(self) -> int:
         return self.config.image_size
 
+    @property
+    def all_classes(self) -> ClassNames:
+        """Every task of the data's classes.json (a single-task model answers only one of them)."""
+        return load_classes(self.folder / CLASSES_FILE)
+
+    def read_split(self, path) -> Split:
+        """A split file read with the data's classes, narrowed to the tasks this model answers."""
+        return read_split(path, self.all_classes).only(self.classes.tasks)
+
     def probabilities(self, images) -> dict[str, np.ndarray]:
         """float RGB pixels (N, S, S, 3) in 0..255 -> {task: (N, classes)}."""
         return {task: value.numpy() for task, value in self._probabilities(tf.convert_to_tensor(images, tf.float32)).items()}
@@ -77,7 +87,8 @@ def load_trained(folder: Path | str, flip_tta: bool = False) -> TrainedModel:
     """The best-on-validation weights if there are any, else the latest training checkpoint."""
     folder = Path(folder)
     config = TrainConfig.load(folder)
-    classes = load_classes(folder / CLASSES_FILE)
+    all_classes = load_classes(folder / CLASSES_FILE)
+    classes = all_classes.only(config.check_tasks(all_classes.tasks))
     checkpoint = best_checkpoint(folder) or tf.train.latest_checkpoint(str(folder / CHECKPOINTS))
     if checkpoint is None:
         raise UserInputError(f"{folder}: no trained weights yet (no checkpoint in {BEST}/ or {CHECKPOINTS}/)")

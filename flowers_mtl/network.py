@@ -91,16 +91,68 @@ def split_index(split_after: str) -> int:
     return [name for name, _, _ in FIRE_LAYERS].index(split_after) + 1
 
 
+def _conv1(images: tf.Tensor) -> tf.Tensor:
+    return slim.conv2d(
+        images,
+        CONV1_FILTERS,
+        [3, 3],
+        stride=2,
+        padding="VALID",
+        weights_initializer=slim.variance_scaling_initializer(factor=2.0 / INPUT_STD**2, mode="FAN_IN"),
+        scope="conv1",
+    )
+
+
+def _trunk(images: tf.Tensor, cut: int, end_points: dict) -> tf.Tensor:
+    net = _conv1(images)
+    end_points["conv1"] = net
+    return _layers(net, FIRE_LAYERS[:cut], end_points)
+
+
+def _head(trunk: tf.Tensor, classes: int, cut: int, is_training: bool, dropout_keep_prob: float, end_points: dict):
+    net = _layers(trunk, FIRE_LAYERS[cut:], end_points)
+    net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout")
+    net = slim.conv2d(
+        net,
+        classes,
+        [1, 1],
+        activation_fn=None,
+        weights_initializer=tf.compat.v1.initializers.random_normal(stddev=0.01),
+        scope="conv10",
+    )
+    end_points["conv10"] = net
+    return tf.reduce_mean(net, axis=[1, 2], name="global_pool")
+
+
+def head_layers(split_after: str) -> tuple[str, ...]:
+    """The layers each task owns after the split (pools have no variables)."""
+    return tuple(name for name, squeeze, _ in FIRE_LAYERS[split_index(split_after):] if squeeze) + ("conv10",)
+
+
+def owner(name: str, tasks) -> tuple[str | None, str]:
+    """(task, or None if shared; Caffe layer) of a variable or op named like
+    `[prefix/]squeezenet/[task/]layer/...`."""
+    parts = name.split(":")[0].split(f"{SCOPE}/", 1)[-1].split("/")
+    if parts[0] in tasks and len(parts) > 1:
+        return parts[0], parts[1]
+    return None, parts[0]
+
+
 def squeezenet_mtl(
     images: tf.Tensor,
     num_classes: dict[str, int],
     is_training: bool = False,
     dropout_keep_prob: float = 0.5,
     split_after: str = DEFAULT_SPLIT,
+    shared_trunk: bool = True,
     scope: str = SCOPE,
 ):
-    """Shared trunk conv1..`split_after`, then per task: the remaining fire modules, dropout,
-    conv10 (1x1, no ReLU so logits can go negative) and a global average pool.
+    """Trunk conv1..`split_after`, then per task: the remaining fire modules, dropout, conv10
+    (1x1, no ReLU so logits can go negative) and a global average pool.
+
+    With `shared_trunk` (hard sharing) one trunk feeds every head. Without it (soft sharing) each
+    task gets its own copy of the trunk under its scope, `<task>/conv1` ..., which the training
+    objective can pull together with a penalty.
 
     `images` are preprocessed (BGR, mean-subtracted) NHWC floats. Returns `(logits_by_task,
     end_points)`; end points are keyed like the scopes (`fire5`, `type/fire9`, `type/conv10`).
@@ -109,35 +161,15 @@ def squeezenet_mtl(
         raise ValueError("squeezenet_mtl needs at least one task")
     cut = split_index(split_after)
     end_points: dict[str, tf.Tensor] = {}
+    logits_by_task = {}
     with tf.compat.v1.variable_scope(scope, values=[images]):
-        net = slim.conv2d(
-            images,
-            CONV1_FILTERS,
-            [3, 3],
-            stride=2,
-            padding="VALID",
-            weights_initializer=slim.variance_scaling_initializer(factor=2.0 / INPUT_STD**2, mode="FAN_IN"),
-            scope="conv1",
-        )
-        end_points["conv1"] = net
-        trunk = _layers(net, FIRE_LAYERS[:cut], end_points)
-        logits_by_task = {}
+        trunk = _trunk(images, cut, end_points) if shared_trunk else None
         for task, classes in num_classes.items():
             with tf.compat.v1.variable_scope(task):
-                head_points: dict[str, tf.Tensor] = {}
-                net = _layers(trunk, FIRE_LAYERS[cut:], head_points)
-                net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout")
-                net = slim.conv2d(
-                    net,
-                    classes,
-                    [1, 1],
-                    activation_fn=None,
-                    weights_initializer=tf.compat.v1.initializers.random_normal(stddev=0.01),
-                    scope="conv10",
-                )
-                head_points["conv10"] = net
-                logits = tf.reduce_mean(net, axis=[1, 2], name="global_pool")
-            end_points.update({f"{task}/{name}": value for name, value in head_points.items()})
+                task_points: dict[str, tf.Tensor] = {}
+                task_trunk = trunk if shared_trunk else _trunk(images, cut, task_points)
+                logits = _head(task_trunk, classes, cut, is_training, dropout_keep_prob, task_points)
+            end_points.update({f"{task}/{name}": value for name, value in task_points.items()})
             end_points[f"{task}/logits"] = logits
             logits_by_task[task] = logits
     return logits_by_task, end_points

@@ -31,6 +31,10 @@ class ClassNames:
     def num_classes(self) -> dict[str, int]:
         return {task: len(names) for task, names in self.by_task.items()}
 
+    def only(self, tasks) -> "ClassNames":
+        """The same classes for a subset of the tasks (a single-task model, say)."""
+        return ClassNames({task: self.by_task[task] for task in tasks})
+
     def to_json(self) -> dict[str, list[str]]:
         return {task: list(names) for task, names in self.by_task.items()}
 
@@ -67,6 +71,11 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def only(self, tasks) -> "Split":
+        """The same photos with the label columns of `tasks` only."""
+        columns = [self.classes.tasks.index(task) for task in tasks]
+        return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks))
 
     def labels_by_task(self) -> dict[str, np.ndarray]:
         return {task: self.labels[:, i] for i, task in enumerate(self.classes.tasks)}

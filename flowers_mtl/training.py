@@ -19,7 +19,7 @@ from . import cost, modeldir, pipeline, pretrained
 from .config import CLASSES_FILE, TrainConfig
 from .errors import UserInputError
 from .evaluation import loss_and_accuracy, predict_split
-from .losses import class_weights_from_counts, joint_loss
+from .losses import TaskWeighting, class_weights_from_counts, joint_loss, soft_sharing_penalty
 from .model import probability_fn
 from .splits import ClassNames, load_classes, read_split
 
@@ -50,6 +50,10 @@ def make_optimizer(config: TrainConfig, total_steps: int):
     return tf_keras.optimizers.Adam(schedule)
 
 
+# Settings that change the network's variables or the training state's layout: a resume must keep them.
+NETWORK_SETTINGS = ("tasks", "split_after", "sharing", "mode", "alternate_ratio", "loss_weighting")
+
+
 def _check_same_model(folder: Path, config: TrainConfig, classes: ClassNames) -> None:
     """A rerun into an existing folder resumes; refuse if it would be a different network."""
     saved_classes = folder / CLASSES_FILE
@@ -58,10 +62,12 @@ def _check_same_model(folder: Path, config: TrainConfig, classes: ClassNames) ->
             f"{folder}: holds a model trained with other classes ({saved_classes}); choose another --out"
         )
     saved = TrainConfig.load(folder) if (folder / "config.json").is_file() else None
-    if saved is not None and saved.split_after != config.split_after:
-        raise UserInputError(
-            f"{folder}: holds a model split after {saved.split_after}, not {config.split_after}; choose another --out"
-        )
+    for name in NETWORK_SETTINGS:
+        if saved is not None and getattr(saved, name) != getattr(config, name):
+            raise UserInputError(
+                f"{folder}: holds a model trained with {name} {getattr(saved, name)!r}, not {getattr(config, name)!r}; "
+                "choose another --out"
+            )
 
 
 class _RunningMean:
@@ -89,23 +95,74 @@ def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
     return weights
 
 
-def make_train_step(model, optimizer, variables, config: TrainConfig, class_weights=None):
-    """One compiled step on a batch: joint loss + weight decay, gradients for `variables` only.
-    Returns the per-task losses."""
+def make_train_step(
+    model, optimizer, variables, config: TrainConfig, class_weights=None, weighting=None, tasks=None, soft_pairs=()
+):
+    """One compiled step on a batch: the weighted task losses (of `tasks`, default all) + weight
+    decay + the soft-sharing penalty, with gradients for `variables` only. Returns the per-task losses."""
     spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
     spec_labels = tf.TensorSpec([None, len(model.tasks)], tf.int32)
+    weighting = weighting or TaskWeighting(model.tasks)
 
     @tf.function(input_signature=[spec_images, spec_labels])
     def train_step(images, labels):
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
-            total, per_task = joint_loss(labels, logits, model.tasks, config.label_smoothing, class_weights)
-            objective = total + model.regularization_loss()
+            _, per_task = joint_loss(labels, logits, model.tasks, config.label_smoothing, class_weights)
+            objective = weighting.total(per_task, tasks) + model.regularization_loss()
+            if soft_pairs:
+                objective += config.soft_weight * soft_sharing_penalty(soft_pairs)
         gradients = tape.gradient(objective, variables)
         optimizer.apply_gradients(zip(gradients, variables))
         return per_task
 
     return train_step
+
+
+class StepPlan:
+    """Which optimiser and which variables each training step uses.
+
+    joint: one optimiser over everything. alternate: one optimiser per task over the trunk and
+    that task's head, taking turns in `alternate_ratio`, so a head only ever learns from its own
+    task while the trunk learns from all. In frozen-trunk epochs only head variables move.
+    """
+
+    def __init__(self, model, config: TrainConfig, total_steps: int, class_weights, weighting):
+        self.tasks = model.tasks
+        if config.mode == "joint":
+            self.turns = ["joint"]
+            groups = {"joint": list(self.tasks)}
+        else:
+            ratio = {task: int((config.alternate_ratio or {}).get(task, 1)) for task in self.tasks}
+            self.turns = [task for task in self.tasks for _ in range(ratio[task])]
+            groups = {task: [task] for task in self.tasks if ratio[task]}
+        soft_pairs = model.soft_sharing_pairs() if config.sharing == "soft" else []
+        self.optimizers, self._full, self._heads = {}, {}, {}
+        for name, tasks in groups.items():
+            share = self.turns.count(name) / len(self.turns)
+            optimizer = make_optimizer(config, max(1, round(total_steps * share)))
+            full = (model.trainable_variables if name == "joint" else model.task_variables(name)) + weighting.variables_of(tasks)
+            heads = [v for task in tasks for v in model.head_variables(task)] + weighting.variables_of(tasks)
+            # Slots for every variable now, so a heads-only step and a later full step share one
+            # optimiser (and one checkpoint).
+            optimizer.build(full)
+            self.optimizers[name] = optimizer
+            args = (config, class_weights, weighting, tasks, soft_pairs)
+            self._full[name] = make_train_step(model, optimizer, full, *args)
+            # Heads only: the trunk's backward pass is never computed, so frozen epochs are cheaper too.
+            self._heads[name] = make_train_step(model, optimizer, heads, *args)
+
+    def step_for(self, step: int, frozen: bool):
+        name = self.turns[step % len(self.turns)]
+        return (self._heads if frozen else self._full)[name]
+
+    def checkpointables(self) -> dict:
+        if list(self.optimizers) == ["joint"]:
+            return {"optimizer": self.optimizers["joint"]}
+        return {f"optimizer_{name}": optimizer for name, optimizer in self.optimizers.items()}
+
+    def learning_rate(self) -> float:
+        return float(next(iter(self.optimizers.values())).learning_rate)
 
 
 def frozen_epochs(config: TrainConfig) -> int:
@@ -121,16 +178,17 @@ def _count(dataset: tf.data.Dataset) -> int:
 def train(config: TrainConfig, log=print) -> TrainResult:
     config.validate()
     started = time.time()
-    classes = load_classes(config.classes)
-    train_split = read_split(config.train, classes)
-    val_split = read_split(config.val, classes) if config.val else None
+    all_classes = load_classes(config.classes)
+    tasks = config.check_tasks(all_classes.tasks)
+    classes = all_classes.only(tasks)
+    train_split = read_split(config.train, all_classes).only(tasks)
+    val_split = read_split(config.val, all_classes).only(tasks) if config.val else None
     folder = Path(config.out)
     folder.mkdir(parents=True, exist_ok=True)
-    _check_same_model(folder, config, classes)
+    _check_same_model(folder, config, all_classes)
     config.save(folder)
-    classes.save(folder / CLASSES_FILE)
+    all_classes.save(folder / CLASSES_FILE)
 
-    tasks = classes.tasks
     model = modeldir.build_model(config, classes)
     # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
     # epoch length (undecodable photos are skipped, not retried).
@@ -143,13 +201,14 @@ def train(config: TrainConfig, log=print) -> TrainResult:
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    optimizer = make_optimizer(config, total_steps)
-    # Slots for every variable now, so a step that updates only the heads and a later one that
-    # updates everything share one optimizer (and one checkpoint).
-    optimizer.build(model.trainable_variables)
+    weights = class_weights(config, train_split)
+    weighting = TaskWeighting(tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
+    plan = StepPlan(model, config, total_steps, weights, weighting)
     step = tf.Variable(0, dtype=tf.int64, name="step")
     best_score = tf.Variable(-math.inf, dtype=tf.float64, name="best_score")
-    state = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best_score=best_score)
+    state = tf.train.Checkpoint(
+        model=model, step=step, best_score=best_score, task_weighting=weighting, **plan.checkpointables()
+    )
     manager = tf.train.CheckpointManager(state, str(folder / modeldir.CHECKPOINTS), max_to_keep=2)
     if manager.latest_checkpoint:
         state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -161,7 +220,7 @@ def train(config: TrainConfig, log=print) -> TrainResult:
 
     log(
         f"training {', '.join(f'{t} ({n})' for t, n in classes.num_classes().items())} on {len(train_split)} photos "
-        f"({train_split.source}), split after {config.split_after}, "
+        f"({train_split.source}), {config.mode} training, {config.sharing} sharing split after {config.split_after}, "
         f"{config.image_size}px, batch {config.batch_size}, {total_steps} steps"
     )
     log(cost.measure(model, config.image_size).summary())
@@ -174,15 +233,11 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         val_batches = pipeline.evaluation_dataset(val_split, config.image_size, config.batch_size, cache=True)
     probabilities = probability_fn(model, config.image_size)
 
-    weights = class_weights(config, train_split)
     if weights:
         log(f"class weights ({config.class_weighting}): " + "; ".join(
             f"{task} " + " ".join(f"{name} {w:.2f}" for name, w in zip(classes.by_task[task], weights[task].numpy()))
             for task in weights
         ))
-    train_all = make_train_step(model, optimizer, model.trainable_variables, config, weights)
-    # Gradients only for the heads: the trunk's backward pass is never computed, so frozen epochs are cheaper too.
-    train_heads = make_train_step(model, optimizer, model.head_variables(), config, weights)
     n_frozen = frozen_epochs(config)
 
     writer = tf.summary.create_file_writer(str(folder / modeldir.LOGS))
@@ -197,11 +252,10 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         ).skip(done_in_epoch)
         steps_here = min(steps_per_epoch, total_steps - epoch * steps_per_epoch) - done_in_epoch
         frozen = epoch < n_frozen
-        train_step = train_heads if frozen else train_all
         bar = tqdm(total=steps_here, desc=f"epoch {epoch + 1}/{last_epoch}", unit="step", disable=None, leave=False)
         epoch_started = time.time()
         for images, labels in batches.take(steps_here):
-            per_task = train_step(images, labels)
+            per_task = plan.step_for(int(step), frozen)(images, labels)
             step.assign_add(1)
             losses = {task: float(value) for task, value in per_task.items()}
             if not all(math.isfinite(value) for value in losses.values()):
@@ -216,7 +270,7 @@ def train(config: TrainConfig, log=print) -> TrainResult:
                 with writer.as_default(step=int(step)):
                     for task, value in losses.items():
                         tf.summary.scalar(f"train/loss_{task}", value)
-                    tf.summary.scalar("train/learning_rate", float(optimizer.learning_rate))
+                    tf.summary.scalar("train/learning_rate", plan.learning_rate())
             if int(step) % config.checkpoint_every == 0:
                 manager.save(checkpoint_number=int(step))
         bar.close()
@@ -227,6 +281,12 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         line += f" | {steps_here * config.batch_size / max(seconds, 1e-9):.1f} img/s"
         if skipped_train:
             line += f" | skipped {skipped_train} undecodable photo(s) of {len(train_split)}"
+        if weighting.log_variances:
+            learned = weighting.effective()
+            line += " | loss weights " + " ".join(f"{task} {w:.3f}" for task, w in learned.items())
+            with writer.as_default(step=int(step)):
+                for task, w in learned.items():
+                    tf.summary.scalar(f"train/loss_weight_{task}", w)
         if val_batches is not None:
             probs, labels, _ = predict_split(probabilities, val_split, config.image_size, config.batch_size, val_batches)
             scores = loss_and_accuracy(probs, labels, tasks)
