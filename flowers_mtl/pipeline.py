@@ -32,8 +32,14 @@ def _decoded(split: Split, image_size: int, cache: bool) -> tf.data.Dataset:
         ok.set_shape([])
         return image, labels, row, ok
 
+    def decoded_ok(image, labels, row, ok):
+        return ok
+
+    def without_flag(image, labels, row, ok):
+        return image, labels, row
+
     data = data.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    data = data.filter(lambda image, labels, row, ok: ok).map(lambda image, labels, row, ok: (image, labels, row))
+    data = data.filter(decoded_ok).map(without_flag)
     return data.cache() if cache else data
 
 
