@@ -205,12 +205,7 @@ def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict
             "the split's ids would mean other classes"
         )
     split = trained.read_split(split_path)
-    probs, labels, rows = evaluation.predict_split(trained.probabilities, split, trained.image_size, batch_size)
-    photos = [(split.paths[row], split.line_numbers[row]) for row in rows]
-    report = evaluation.evaluate(probs, labels, trained.classes, len(split), photos)
-    report["split"] = str(split.source)
-    report["model"] = str(trained.folder)
-    report["flip_tta"] = trained.flip_tta
+    report = evaluation.score_model(trained, split, batch_size)
     written = evaluation.write_report(report, trained.classes, trained.folder / modeldir.EVALUATION, split_path.stem)
     if as_json:
         print(json.dumps(report))

@@ -109,6 +109,14 @@ def evaluate(probs: dict[str, np.ndarray], labels: np.ndarray, classes: ClassNam
     return report
 
 
+def score_model(trained, split: Split, batch_size: int) -> dict:
+    """The full report of a trained model (modeldir.TrainedModel) on a split it has read."""
+    probs, labels, rows = predict_split(trained.probabilities, split, trained.image_size, batch_size)
+    photos = [(split.paths[row], split.line_numbers[row]) for row in rows]
+    report = evaluate(probs, labels, trained.classes, len(split), photos)
+    return report | {"split": str(split.source), "model": str(trained.folder), "flip_tta": trained.flip_tta}
+
+
 def format_report(report: dict, classes: ClassNames) -> str:
     """A human-readable version of the report."""
     lines = [

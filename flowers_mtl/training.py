@@ -180,6 +180,7 @@ def train(config: TrainConfig, log=print) -> TrainResult:
     started = time.time()
     all_classes = load_classes(config.classes)
     tasks = config.check_tasks(all_classes.tasks)
+    tf.random.set_seed(config.seed)  # initial weights (CPU threads still add a little run-to-run noise)
     classes = all_classes.only(tasks)
     train_split = read_split(config.train, all_classes).only(tasks)
     val_split = read_split(config.val, all_classes).only(tasks) if config.val else None

@@ -1,0 +1,10 @@
+#!/usr/bin/env python3
+"""Compare ways of training the two tasks: python compare.py --data DIR [--seeds N] [--configs a,b]."""
+
+import sys
+
+from flowers_mtl.cli import run
+from flowers_mtl.compare import main
+
+if __name__ == "__main__":
+    sys.exit(run(main))
