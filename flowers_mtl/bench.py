@@ -134,6 +134,21 @@ def run(settings: BenchSettings, log=print) -> dict:
     in_memory = next(iter(augmented))
     seconds = _time_batches(iter(lambda: in_memory, None), settings.warmup, settings.steps, settings.repeats, train_on)
     result["step_images_per_s"] = median_rate(per_repeat, seconds)
+    # The same step compiled by XLA (a separate model, so both start from the same kind of state).
+    xla_model = modeldir.build_model(config, classes)
+    xla_step = training.make_train_step(
+        xla_model, training.make_optimizer(config, total_steps=10_000), xla_model.trainable_variables, config,
+        jit_compile=True,
+    )
+    try:
+        seconds = _time_batches(
+            iter(lambda: in_memory, None), settings.warmup, settings.steps, settings.repeats,
+            lambda batch: [float(v) for v in xla_step(*batch).values()],
+        )
+        result["step_xla_images_per_s"] = median_rate(per_repeat, seconds)
+    except (tf.errors.OpError, ValueError) as err:  # XLA cannot compile some op: say so, keep going
+        result["step_xla_images_per_s"] = None
+        result["step_xla_error"] = str(err).splitlines()[0]
     # The same step in tf.compat.v1 graph mode (the route not taken), with a per-op profile.
     images, labels = (t.numpy() for t in in_memory)
     graph_rate, op_shares = graph_mode.time_and_profile(
@@ -187,6 +202,14 @@ def run(settings: BenchSettings, log=print) -> dict:
     return result
 
 
+def _rate(value) -> str:
+    return "n/a" if value is None else f"{value:.1f} img/s"
+
+
+def _ratio(value, reference) -> str:
+    return "" if value is None else f"{value / reference:.2f}x the tf.function step"
+
+
 def format_table(result: dict) -> str:
     rows = [
         ("float32 matmul", f"{result['matmul_gflops']:.1f} GFLOP/s", ""),
@@ -196,8 +219,10 @@ def format_table(result: dict) -> str:
          f"{result['train_uncached_fraction_of_ceiling']:.0%}"),
         ("training step alone (in memory)", f"{result['step_images_per_s']:.1f} img/s",
          f"{result['step_fraction_of_ceiling']:.0%}"),
-        ("  same step, tf.compat.v1 Session", f"{result['graph_mode_step_images_per_s']:.1f} img/s",
-         f"{result['graph_mode_step_images_per_s'] / result['step_images_per_s']:.2f}x the tf.function step"),
+        ("  same step, XLA (jit_compile)", _rate(result["step_xla_images_per_s"]),
+         _ratio(result["step_xla_images_per_s"], result["step_images_per_s"])),
+        ("  same step, tf.compat.v1 Session", _rate(result["graph_mode_step_images_per_s"]),
+         _ratio(result["graph_mode_step_images_per_s"], result["step_images_per_s"])),
         ("inference from files, batched", f"{result['infer_images_per_s']:.1f} img/s",
          f"{result['infer_fraction_of_ceiling']:.0%} of {result['ceiling_infer_images_per_s']:.1f}"),
         ("stage: read + decode + resize", f"{result['decode_images_per_s']:.1f} img/s", ""),

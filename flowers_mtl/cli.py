@@ -206,7 +206,8 @@ def _evaluate(trained, split_path: Path, batch_size: int, as_json: bool) -> dict
         )
     split = trained.read_split(split_path)
     report = evaluation.score_model(trained, split, batch_size)
-    written = evaluation.write_report(report, trained.classes, trained.folder / modeldir.EVALUATION, split_path.stem)
+    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
+    written = evaluation.write_report(report, trained.classes, trained.folder / modeldir.EVALUATION, stem)
     if as_json:
         print(json.dumps(report))
     else:

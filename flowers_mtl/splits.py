@@ -7,6 +7,7 @@ can go straight to the mistake.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) 
         if not fields[0]:
             raise UserInputError(f"{where}: empty image path")
         if not image.is_absolute():
-            image = path.parent / image
+            image = Path(os.path.normpath(path.parent / image))  # `seed/../images/x.jpg` -> `images/x.jpg`
         row = [parse_label(token, classes.by_task[task], task, where) for task, token in zip(tasks, fields[1:])]
         if check_files and not image.is_file():
             missing.append(f"{where}: image not found: {image}")

@@ -96,15 +96,17 @@ def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
 
 
 def make_train_step(
-    model, optimizer, variables, config: TrainConfig, class_weights=None, weighting=None, tasks=None, soft_pairs=()
+    model, optimizer, variables, config: TrainConfig, class_weights=None, weighting=None, tasks=None, soft_pairs=(),
+    jit_compile: bool = False,
 ):
     """One compiled step on a batch: the weighted task losses (of `tasks`, default all) + weight
-    decay + the soft-sharing penalty, with gradients for `variables` only. Returns the per-task losses."""
+    decay + the soft-sharing penalty, with gradients for `variables` only. Returns the per-task losses.
+    `jit_compile` asks XLA to compile it (bench.py measures whether that pays here)."""
     spec_images = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.float32)
     spec_labels = tf.TensorSpec([None, len(model.tasks)], tf.int32)
     weighting = weighting or TaskWeighting(model.tasks)
 
-    @tf.function(input_signature=[spec_images, spec_labels])
+    @tf.function(input_signature=[spec_images, spec_labels], jit_compile=jit_compile)
     def train_step(images, labels):
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
@@ -216,7 +218,11 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         log(f"resuming from {manager.latest_checkpoint} at step {int(step)}")
     elif config.pretrained:
         source, loaded = pretrained.load_into(model, config.pretrained)
-        log(f"loaded {loaded} ImageNet tensors from {source} (conv1..{config.split_after} shared, the rest into each head)")
+        layout = (
+            f"conv1..{config.split_after} shared, the rest into each head" if config.sharing == "hard"
+            else "into each task's own tower"
+        )
+        log(f"loaded {loaded} ImageNet tensors from {source} ({layout})")
     best_saver = tf.train.Checkpoint(model=model)
 
     log(

@@ -100,6 +100,7 @@ def test_evaluate_cli_flip_tta(trained_model):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["flip_tta"] is True and report["n_scored"] == 14
+    assert (trained_model / "evaluation" / "test-flip-tta.json").is_file()  # beside, not over, the plain report
 
 
 def test_evaluate_cli_errors_are_one_line(trained_model, tmp_path):
