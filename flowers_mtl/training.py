@@ -1,5 +1,6 @@
-"""Joint training: one optimiser on the sum of the per-task losses, validation every epoch,
-the best model kept, and a checkpoint that makes rerunning the same command resume.
+"""The training loop: joint or alternate steps (see StepPlan), an optional frozen-trunk start,
+validation every epoch, the best model kept, and a checkpoint that makes rerunning the same
+command resume.
 """
 
 from __future__ import annotations

@@ -110,3 +110,24 @@ def test_flip_tta_answers_the_same_for_a_photo_and_its_mirror(built):
         expected = (plain(images)[task] + plain(mirrored)[task]) / 2
         np.testing.assert_allclose(tta(images)[task], expected, atol=1e-6)
         assert not np.allclose(plain(images)[task], plain(mirrored)[task], atol=1e-6)
+
+
+def test_soft_sharing_builds_one_tower_per_task():
+    model = MultiTaskSqueezeNet(TASKS, shared_trunk=False)
+    logits = model(tf.zeros([2, 64, 64, 3]))
+    assert {task: tuple(value.shape) for task, value in logits.items()} == {"type": (2, 5), "colour": (2, 6)}
+    names = {v.name.split(":")[0] for v in model.variables}
+    assert "squeezenet/type/conv1/weights" in names and "squeezenet/colour/fire8/expand3x3/weights" in names
+    assert not any(name.startswith("squeezenet/conv1") for name in names)  # nothing shared
+    assert count(model.trunk_variables()) == 2 * 525_312
+    tower = model.task_variables("type")
+    assert all(v.name.startswith("squeezenet/type/") for v in tower)
+    assert count(tower) == 525_312 + count(model.head_variables("type"))
+    assert len(model.soft_sharing_pairs()) == 2 * (1 + 7 * 3)
+
+
+def test_single_task_network_has_one_head():
+    model = MultiTaskSqueezeNet({"colour": 6})
+    logits = model(tf.zeros([1, 64, 64, 3]))
+    assert list(logits) == ["colour"] and tuple(logits["colour"].shape) == (1, 6)
+    assert count(model.trunk_variables()) == 525_312
