@@ -14,7 +14,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .errors import UserInputError
 from .model import probability_fn
 from .prediction import predict_paths
 from .splits import load_classes, read_split
+from .timing import median_seconds
 
 # A training step costs about three forward passes (forward, then gradients for activations and
 # for weights); a multiply-add is two FLOPs.
@@ -48,36 +48,25 @@ class BenchSettings:
     matmul_size: int = 2048
 
 
-def median_rate(items_per_repeat: int, seconds: list[float]) -> float:
-    return items_per_repeat / statistics.median(seconds)
-
-
 def matmul_gflops(size: int, repeats: int) -> float:
     """float32 GFLOP/s of one large matmul: the compute ceiling TensorFlow reaches here."""
     a = tf.random.stateless_normal([size, size], seed=[1, 2])
     b = tf.random.stateless_normal([size, size], seed=[3, 4])
     matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    matmul(a, b).numpy()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a, b).numpy()
-        seconds.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(seconds) / 1e9
+    return 2 * size**3 / median_seconds(lambda: matmul(a, b).numpy(), repeats) / 1e9
 
 
-def _time_batches(batches, warmup: int, steps: int, repeats: int, consume) -> list[float]:
-    """Seconds per `steps` batches, repeated; `consume` does the work on one batch and syncs."""
+def _time_batches(batches, warmup: int, steps: int, repeats: int, consume) -> float:
+    """Median seconds per `steps` batches; `consume` does the work on one batch and syncs."""
     iterator = iter(batches)
     for _ in range(warmup):
         consume(next(iterator))
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def some_steps():
         for _ in range(steps):
             consume(next(iterator))
-        seconds.append(time.perf_counter() - start)
-    return seconds
+
+    return median_seconds(some_steps, repeats, warmup=0)
 
 
 def run(settings: BenchSettings, log=print) -> dict:
@@ -89,7 +78,6 @@ def run(settings: BenchSettings, log=print) -> dict:
     )
     size, batch = settings.image_size, settings.batch_size
     per_repeat = settings.steps * batch
-    total_batches = settings.warmup + settings.steps * settings.repeats
     result: dict = {
         "image_size": size, "batch_size": batch, "data": str(settings.data), "photos": len(split),
         "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
@@ -123,17 +111,17 @@ def run(settings: BenchSettings, log=print) -> dict:
     # Stage: reading + decoding + resizing JPEGs (what the first epoch pays once).
     decoded = pipeline.evaluation_dataset(split, size, batch)
     seconds = _time_batches(endless(decoded), 1, settings.steps, settings.repeats, consume)
-    result["decode_images_per_s"] = median_rate(per_repeat, seconds)
+    result["decode_images_per_s"] = per_repeat / seconds
     # Stage: augmentation from the decoded cache (every later epoch).
     cached = pipeline.cached_decoded(split, size)
-    training._count(cached)
+    pipeline.fill_and_count(cached)
     augmented = pipeline.training_dataset(split, size, batch, seed=0, epoch=0, cached=cached)
     seconds = _time_batches(endless(augmented), 1, settings.steps, settings.repeats, consume)
-    result["augment_images_per_s"] = median_rate(per_repeat, seconds)
+    result["augment_images_per_s"] = per_repeat / seconds
     # Stage: the training step alone, on one batch already in memory.
     in_memory = next(iter(augmented))
     seconds = _time_batches(iter(lambda: in_memory, None), settings.warmup, settings.steps, settings.repeats, train_on)
-    result["step_images_per_s"] = median_rate(per_repeat, seconds)
+    result["step_images_per_s"] = per_repeat / seconds
     # The same step compiled by XLA (a separate model, so both start from the same kind of state).
     xla_model = modeldir.build_model(config, classes)
     xla_step = training.make_train_step(
@@ -145,7 +133,7 @@ def run(settings: BenchSettings, log=print) -> dict:
             iter(lambda: in_memory, None), settings.warmup, settings.steps, settings.repeats,
             lambda batch: [float(v) for v in xla_step(*batch).values()],
         )
-        result["step_xla_images_per_s"] = median_rate(per_repeat, seconds)
+        result["step_xla_images_per_s"] = per_repeat / seconds
     except (tf.errors.OpError, ValueError) as err:  # XLA cannot compile some op: say so, keep going
         result["step_xla_images_per_s"] = None
         result["step_xla_error"] = str(err).splitlines()[0]
@@ -159,11 +147,11 @@ def run(settings: BenchSettings, log=print) -> dict:
     result["step_time_top_ops"] = dict(list(op_shares.items())[:8])
     # End to end, as train.py runs after its first epoch: cached decode -> augment -> step.
     seconds = _time_batches(endless(augmented), settings.warmup, settings.steps, settings.repeats, train_on)
-    result["train_images_per_s"] = median_rate(per_repeat, seconds)
+    result["train_images_per_s"] = per_repeat / seconds
     # End to end with no cache: every step reads and decodes its JPEGs (train.py's first epoch).
     uncached = pipeline.training_dataset(split, size, batch, seed=0, epoch=1)
     seconds = _time_batches(endless(uncached), settings.warmup, settings.steps, settings.repeats, train_on)
-    result["train_uncached_images_per_s"] = median_rate(per_repeat, seconds)
+    result["train_uncached_images_per_s"] = per_repeat / seconds
 
     # Batched inference from files: read + decode + forward, as evaluate.py runs.
     probabilities = probability_fn(model, size)
@@ -173,7 +161,7 @@ def run(settings: BenchSettings, log=print) -> dict:
             value.numpy()
 
     seconds = _time_batches(endless(decoded), settings.warmup, settings.steps, settings.repeats, infer)
-    result["infer_images_per_s"] = median_rate(per_repeat, seconds)
+    result["infer_images_per_s"] = per_repeat / seconds
 
     # Single-image latency, file path to answer, in this warm process: predict.py's code path.
     trained = modeldir.TrainedModel(Path(tempfile.gettempdir()), config, classes, model, checkpoint="(benchmark weights)")

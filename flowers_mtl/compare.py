@@ -14,7 +14,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse
 import dataclasses
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import UserInputError
+from .timing import median_seconds
 
 # name -> settings that differ from the base configuration
 CONFIGURATIONS = {
@@ -44,13 +44,7 @@ def _inference_ms_per_image(trained, split, batch_size: int, repeats: int = 5) -
     from . import pipeline
 
     images = next(iter(pipeline.evaluation_dataset(split, trained.image_size, batch_size)))[0]
-    trained.probabilities(images)  # warm-up (tracing)
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        trained.probabilities(images)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds) / int(images.shape[0]) * 1000
+    return median_seconds(lambda: trained.probabilities(images), repeats) / int(images.shape[0]) * 1000
 
 
 def run_one(config: TrainConfig, test_split_path: Path, log=print) -> dict:

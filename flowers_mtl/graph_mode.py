@@ -8,8 +8,6 @@ goes by op family. The network function, loss and input are the ones training us
 from __future__ import annotations
 
 import collections
-import statistics
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +15,7 @@ import tensorflow as tf
 from . import network
 from .losses import joint_loss
 from .model import preprocess
+from .timing import median_seconds
 
 
 def _build(num_classes: dict[str, int], image_size: int, batch_size: int, learning_rate: float):
@@ -44,12 +43,12 @@ def time_and_profile(
         feed = {x: images, y: labels}
         for _ in range(warmup):
             session.run([train_op, total], feed)
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+
+        def some_steps():
             for _ in range(steps):
                 session.run([train_op, total], feed)
-            seconds.append(time.perf_counter() - start)
+
+        seconds = median_seconds(some_steps, repeats, warmup=0)
         options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
         metadata = v1.RunMetadata()
         session.run([train_op, total], feed, options=options, run_metadata=metadata)
@@ -63,7 +62,7 @@ def time_and_profile(
             micros[label.split(" = ", 1)[1].split("(", 1)[0]] += node.op_end_rel_micros - node.op_start_rel_micros
     all_micros = sum(micros.values()) or 1
     shares = {op: value / all_micros for op, value in micros.most_common()}
-    return steps * images.shape[0] / statistics.median(seconds), shares
+    return steps * images.shape[0] / seconds, shares
 
 
 def op_families(shares: dict[str, float]) -> dict[str, float]:

@@ -119,6 +119,11 @@ def cached_decoded(split: Split, image_size: int) -> tf.data.Dataset:
     return _decoded(split, image_size, cache=True)
 
 
+def fill_and_count(dataset: tf.data.Dataset) -> int:
+    """Iterate a (cached) dataset once: fills the cache and counts the photos that decoded."""
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
 def evaluation_dataset(split: Split, image_size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
     """In split order, no augmentation: (float images, labels, rows in the split)."""
     data = _decoded(split, image_size, cache=cache)

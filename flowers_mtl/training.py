@@ -173,11 +173,6 @@ def frozen_epochs(config: TrainConfig) -> int:
     return config.freeze_trunk_epochs if config.pretrained else 0
 
 
-def _count(dataset: tf.data.Dataset) -> int:
-    """Iterate a (cached) dataset once: fills the cache and counts the photos that decoded."""
-    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
-
-
 def train(config: TrainConfig, log=print) -> TrainResult:
     config.validate()
     started = time.time()
@@ -197,7 +192,7 @@ def train(config: TrainConfig, log=print) -> TrainResult:
     # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
     # epoch length (undecodable photos are skipped, not retried).
     train_images = pipeline.cached_decoded(train_split, config.image_size)
-    n_train = _count(train_images)
+    n_train = pipeline.fill_and_count(train_images)
     skipped_train = pipeline.count_skipped(train_split, n_train)
     if n_train == 0:
         raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")

@@ -1,9 +1,6 @@
-import json
 import subprocess
 import sys
 from collections import Counter
-
-from PIL import Image
 
 from conftest import ROOT, draw
 from flowers_mtl import prepare
