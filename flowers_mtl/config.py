@@ -94,6 +94,7 @@ class TrainConfig:
             ("mode", self.mode, MODES),
             ("sharing", self.sharing, SHARINGS),
             ("loss-weighting", self.loss_weighting, LOSS_WEIGHTINGS),
+            ("class-weighting", self.class_weighting, CLASS_WEIGHTINGS),
         ):
             if value not in allowed:
                 raise UserInputError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
@@ -107,8 +108,6 @@ class TrainConfig:
                     raise UserInputError(f"--{flag}: {task}={value} must be >= 0")
         if self.alternate_ratio and not any(self.alternate_ratio.values()):
             raise UserInputError("--alternate-ratio: at least one task needs a positive count")
-        if self.class_weighting not in CLASS_WEIGHTINGS:
-            raise UserInputError(f"--class-weighting must be one of {', '.join(CLASS_WEIGHTINGS)}, got {self.class_weighting!r}")
         if self.freeze_trunk_epochs < 0:
             raise UserInputError(f"--freeze-trunk-epochs must be >= 0, got {self.freeze_trunk_epochs}")
         if self.checkpoint_every <= 0:

@@ -28,7 +28,13 @@ def test_unknown_setting_and_missing_folder(tmp_path):
     "overrides, message",
     [({"image_size": 16}, "--image-size must be at least 32"), ({"epochs": 0}, "--epochs must be positive"),
      ({"optimizer": "rmsprop"}, "adam or momentum"), ({"dropout_keep_prob": 0}, "--dropout-keep-prob"),
-     ({"split_after": "fire1"}, "--split-after must be one of fire2, "), ({"label_smoothing": 1.0}, "--label-smoothing")],
+     ({"split_after": "fire1"}, "--split-after must be one of fire2, "), ({"label_smoothing": 1.0}, "--label-smoothing"),
+     ({"mode": "relay"}, "--mode must be one of joint, alternate"), ({"sharing": "some"}, "--sharing must be one of hard"),
+     ({"loss_weighting": "x"}, "--loss-weighting must be one of fixed"),
+     ({"class_weighting": "inverse"}, "--class-weighting must be one of none, sqrt, balanced"),
+     ({"freeze_trunk_epochs": -1}, "--freeze-trunk-epochs must be >= 0"), ({"soft_weight": -1.0}, "--soft-weight"),
+     ({"tasks": []}, "--tasks needs at least one task"), ({"loss_weights": {"type": -1.0}}, "--loss-weights: type=-1.0"),
+     ({"alternate_ratio": {"type": 0, "colour": 0}}, "--alternate-ratio: at least one task")],
 )
 def test_validation_messages_name_the_flag(overrides, message):
     with pytest.raises(UserInputError, match=message):
