@@ -48,15 +48,6 @@ def joint_loss(
     return tf.add_n(list(per_task.values())), per_task
 
 
-def masked_correct(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(number correct, number known) for one task in a batch."""
-    labels = tf.cast(labels, tf.int32)
-    known = tf.not_equal(labels, UNKNOWN)
-    correct = tf.logical_and(known, tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels))
-    return tf.reduce_sum(tf.cast(correct, tf.float32)), tf.reduce_sum(tf.cast(known, tf.float32))
-
-
-
 def class_weights_from_counts(counts: np.ndarray, weighting: str) -> np.ndarray | None:
     """Per-class loss weights from training label counts, so rare classes are not drowned out.
 

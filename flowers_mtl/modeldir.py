@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ class TrainedModel:
     def image_size(self) -> int:
         return self.config.image_size
 
-    @property
+    @cached_property
     def all_classes(self) -> ClassNames:
         """Every task of the data's classes.json (a single-task model answers only one of them)."""
         return load_classes(self.folder / CLASSES_FILE)

@@ -78,9 +78,6 @@ class Split:
         columns = [self.classes.tasks.index(task) for task in tasks]
         return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks))
 
-    def labels_by_task(self) -> dict[str, np.ndarray]:
-        return {task: self.labels[:, i] for i, task in enumerate(self.classes.tasks)}
-
 
 def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> int:
     if token in UNKNOWN_TOKENS:

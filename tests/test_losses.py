@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from flowers_mtl.losses import joint_loss, masked_correct, masked_cross_entropy
+from flowers_mtl.losses import joint_loss, masked_cross_entropy
 
 
 def test_equals_plain_cross_entropy_when_all_known():
@@ -37,12 +37,6 @@ def test_joint_loss_is_the_sum_of_task_losses():
 def test_label_smoothing_raises_loss_of_a_confident_right_answer():
     logits, labels = tf.constant([[10.0, -10.0]]), tf.constant([0])
     assert float(masked_cross_entropy(labels, logits, 0.1)) > float(masked_cross_entropy(labels, logits))
-
-
-def test_masked_correct_counts_only_known():
-    logits = tf.constant([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
-    correct, known = masked_correct(tf.constant([0, 0, -1]), logits)
-    assert (float(correct), float(known)) == (1.0, 2.0)
 
 
 def test_class_weights_make_each_class_count_equally():

@@ -28,7 +28,7 @@ def test_reads_ids_names_unknowns_comments_and_relative_paths(tmp_path, classes)
     assert split.paths == (str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), str(tmp_path / "b.jpg"), str(tmp_path / "a.jpg"))
     np.testing.assert_array_equal(split.labels, [[0, 1], [1, 2], [1, UNKNOWN], [0, UNKNOWN]])
     assert split.line_numbers == (3, 4, 5, 6)
-    assert split.labels_by_task()["colour"].tolist() == [1, 2, UNKNOWN, UNKNOWN]
+    assert split.labels[:, split.classes.tasks.index("colour")].tolist() == [1, 2, UNKNOWN, UNKNOWN]
 
 
 def test_absolute_paths_are_kept(tmp_path, classes):
