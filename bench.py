@@ -3,8 +3,8 @@
 
 import sys
 
-from flowers_mtl.bench import main
-from flowers_mtl.cli import run
+from tools.bench import main
+from flowers_mtl.cli.common import run
 
 if __name__ == "__main__":
     sys.exit(run(main))

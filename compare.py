@@ -3,8 +3,8 @@
 
 import sys
 
-from flowers_mtl.cli import run
-from flowers_mtl.compare import main
+from flowers_mtl.cli.common import run
+from tools.compare import main
 
 if __name__ == "__main__":
     sys.exit(run(main))

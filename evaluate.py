@@ -3,7 +3,8 @@
 
 import sys
 
-from flowers_mtl.cli import evaluate_main, run
+from flowers_mtl.cli.common import run
+from flowers_mtl.cli.evaluate import main
 
 if __name__ == "__main__":
-    sys.exit(run(evaluate_main))
+    sys.exit(run(main))

@@ -3,7 +3,8 @@
 
 import sys
 
-from flowers_mtl.cli import train_main, run
+from flowers_mtl.cli.common import run
+from flowers_mtl.cli.train import main
 
 if __name__ == "__main__":
-    sys.exit(run(train_main))
+    sys.exit(run(main))

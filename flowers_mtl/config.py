@@ -1,105 +1,114 @@
-"""One typed configuration for a training run, saved as `config.json` in the model folder.
+"""One typed configuration for a training run: the model's spec, plus data, optimiser and
+bookkeeping (nanoGPT keeps the model's config apart from the run's the same way).
 
-evaluate and predict rebuild the network from this file alone, so a model folder is
-self-contained; a rerun of the same command reads it to resume.
+Every field carries its help text; the command line is generated from these fields, so each
+setting is a flag, and a `--config FILE` recipe sets any of them. The merged result is saved as
+`config.json` in the model folder. No TensorFlow here: `train.py --help` stays instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserInputError, read_json
-from .network import DEFAULT_SPLIT, SPLIT_POINTS
+from .spec import ModelSpec, Preprocessing, check_choice, check_keys
 
 CONFIG_FILE = "config.json"
 CLASSES_FILE = "classes.json"
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 MODES = ("joint", "alternate")
-SHARINGS = ("hard", "soft")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")
+OPTIMIZERS = ("adam", "momentum")
+
+
+def setting(default, help: str, group: str, **extra):
+    """A field with its command-line help. `resumable`: a rerun may change it and still resume
+    (a longer run, a new output place); any other change is refused."""
+    return field(default=default, metadata={"help": help, "group": group, **extra})
 
 
 @dataclass
 class TrainConfig:
     # Data: split files and classes.json (absolute paths once resolved).
-    train: str
-    val: str | None
-    test: str | None
-    classes: str
-    out: str
-    # Tasks and how they share: which tasks of classes.json (None: all), where the trunk splits,
-    # hard sharing (one trunk) or soft (a trunk per task, pulled together by an L2 penalty).
-    tasks: list[str] | None = None
-    split_after: str = DEFAULT_SPLIT
-    sharing: str = "hard"
-    soft_weight: float = 1e-3
-    # Network.
-    image_size: int = 224
-    dropout_keep_prob: float = 0.5
-    pretrained: str | None = None  # ImageNet weights (h5, OpenVINO .xml, or "imagenet") for conv1..fire9
+    train: str | None = setting(None, "training split file (or give --data)", "data")
+    val: str | None = setting(None, "validation split file: picks the best epoch", "data")
+    test: str | None = setting(None, "test split, scored once at the end", "data", resumable=True)
+    classes: str | None = setting(None, "classes.json (default: beside the training split)", "data")
+    out: str | None = setting(None, "model folder (default: models/<data folder name>); rerun to resume", "data",
+                              resumable=True)
+    tasks: list[str] | None = setting(
+        None, "tasks to learn, comma-separated (default: every task in classes.json; one task: a single-task network)",
+        "data")
+    model: ModelSpec = field(default_factory=ModelSpec)
+    pretrained: str | None = setting(
+        None, "start from ImageNet SqueezeNet v1.1: a Keras .h5, an OpenVINO .xml, or 'imagenet' to download the h5 "
+        "once", "model")
     # Optimisation. joint: one optimiser on the weighted sum of the task losses; alternate: one
     # optimiser per task (trunk + that task's head), taking turns batch by batch in alternate_ratio.
-    mode: str = "joint"
-    alternate_ratio: dict[str, int] | None = None  # steps per turn, per task (default 1 each)
-    loss_weights: dict[str, float] | None = None  # per task (default 1 each)
-    loss_weighting: str = "fixed"  # fixed | uncertainty (learned, Kendall et al. 2018)
-    optimizer: str = "adam"  # adam | momentum
+    mode: str = setting("joint", "joint (one optimiser, summed loss) or alternate (one optimiser per task, taking "
+                        "turns)", "optimisation", choices=MODES)
+    alternate_ratio: dict[str, int] | None = setting(
+        None, "alternate mode: steps per turn per task, e.g. type=2,colour=1 (default 1 each)", "optimisation")
+    loss_weights: dict[str, float] | None = setting(
+        None, "weight of each task's loss, e.g. type=1.0,colour=0.5 (default 1 each)", "optimisation")
+    loss_weighting: str = setting("fixed", "fixed (--loss-weights) or uncertainty (learned per-task weights, Kendall "
+                                  "et al. 2018)", "optimisation", choices=LOSS_WEIGHTINGS)
+    soft_weight: float = setting(1e-3, "soft sharing: weight of the squared distance between the task trunks",
+                                 "optimisation")
+    optimizer: str = setting("adam", "adam, or momentum (SGD with Nesterov momentum)", "optimisation",
+                             choices=OPTIMIZERS)
     # 3e-4: on the synthetic demo 1e-3 left the type head at chance after 30 epochs (test 0.30),
     # 3e-4 reached 0.88; it is also a usual Adam rate for fine-tuning from ImageNet.
-    learning_rate: float = 3e-4
-    momentum: float = 0.9
-    weight_decay: float = 5e-5
-    label_smoothing: float = 0.0
-    class_weighting: str = "none"  # none | sqrt | balanced: per-class loss weights from training counts
+    learning_rate: float = setting(3e-4, "peak learning rate (linear warm-up, then cosine decay to 0)",
+                                   "optimisation")
+    warmup_steps: int = setting(100, "steps of linear learning-rate warm-up (at most a tenth of the run)",
+                                "optimisation")
+    momentum: float = setting(0.9, "momentum of --optimizer momentum", "optimisation")
+    weight_decay: float = setting(5e-5, "L2 penalty on the conv weights", "optimisation")
+    label_smoothing: float = setting(0.0, "label smoothing of every task's targets, in [0, 1)", "optimisation")
+    class_weighting: str = setting("none", "per-class loss weights from the training counts: none, sqrt or balanced",
+                                   "optimisation", choices=CLASS_WEIGHTINGS)
     # With --pretrained: epochs that train only the heads (trunk frozen) before everything trains,
     # so the fresh conv10s do not push random gradients into the ImageNet trunk.
-    freeze_trunk_epochs: int = 2
-    warmup_steps: int = 100
-    batch_size: int = 32
+    freeze_trunk_epochs: int = setting(2, "with --pretrained, epochs training only the heads before the whole "
+                                       "network", "optimisation")
+    batch_size: int = setting(32, "photos per step", "optimisation")
     # 12 with the 2 frozen epochs: on the 5x6 flowers the validation accuracy was still rising at
-    # epoch 10 and flat by 12 (runs in the README).
-    epochs: int = 12
-    max_steps: int = 0  # 0: no limit beyond --epochs
-    seed: int = 0
+    # epoch 10 and flat by 12 (docs/results.md).
+    epochs: int = setting(12, "passes over the training split (a rerun with more epochs goes on, the "
+                          "learning-rate schedule stretched to the new end)", "optimisation", resumable=True)
+    max_steps: int = setting(0, "stop after this many steps in all (0: no limit beyond --epochs)", "optimisation",
+                             resumable=True)
+    seed: int = setting(0, "seed of the initial weights, shuffling and augmentation", "optimisation")
     # Augmentation (geometry only; colours stay true).
-    max_rotation_deg: float = 10.0
-    min_crop_area: float = 0.6
+    max_rotation_deg: float = setting(10.0, "largest random rotation, in degrees", "augmentation")
+    min_crop_area: float = setting(0.6, "smallest random crop, as a share of the photo's area", "augmentation")
     # Bookkeeping.
-    checkpoint_every: int = 200
-    log_every: int = 10
+    checkpoint_every: int = setting(200, "steps between checkpoints (and one at every epoch's end)", "bookkeeping",
+                                    resumable=True)
+    log_every: int = setting(10, "steps between reading the losses back (progress bar, TensorBoard, divergence "
+                             "check)", "bookkeeping", resumable=True)
 
     def validate(self) -> None:
-        positive = {"image_size": self.image_size, "batch_size": self.batch_size, "epochs": self.epochs}
-        for name, value in positive.items():
-            if value <= 0:
-                raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        if self.image_size < 32:
-            raise UserInputError(f"--image-size must be at least 32 (SqueezeNet pools three times), got {self.image_size}")
-        if self.max_steps < 0:
-            raise UserInputError(f"--max-steps must be >= 0, got {self.max_steps}")
+        self.model.validate()
+        for name in ("batch_size", "epochs", "checkpoint_every", "log_every"):
+            if getattr(self, name) <= 0:
+                raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("max_steps", "freeze_trunk_epochs", "warmup_steps", "soft_weight", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise UserInputError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise UserInputError(f"--learning-rate must be positive, got {self.learning_rate}")
-        if self.optimizer not in ("adam", "momentum"):
-            raise UserInputError(f"--optimizer must be adam or momentum, got {self.optimizer!r}")
-        if not 0 < self.dropout_keep_prob <= 1:
-            raise UserInputError(f"--dropout-keep-prob must be in (0, 1], got {self.dropout_keep_prob}")
-        if self.split_after not in SPLIT_POINTS:
-            raise UserInputError(f"--split-after must be one of {', '.join(SPLIT_POINTS)}, got {self.split_after!r}")
         if not 0 <= self.label_smoothing < 1:
             raise UserInputError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        for flag, value, allowed in (
-            ("mode", self.mode, MODES),
-            ("sharing", self.sharing, SHARINGS),
-            ("loss-weighting", self.loss_weighting, LOSS_WEIGHTINGS),
-            ("class-weighting", self.class_weighting, CLASS_WEIGHTINGS),
-        ):
-            if value not in allowed:
-                raise UserInputError(f"--{flag} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.soft_weight < 0:
-            raise UserInputError(f"--soft-weight must be >= 0, got {self.soft_weight}")
+        if not 0 < self.min_crop_area <= 1:
+            raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
+        for f in dataclasses.fields(self):
+            if "choices" in f.metadata:
+                check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
         if self.tasks is not None and len(self.tasks) == 0:
             raise UserInputError("--tasks needs at least one task")
         for flag, per_task in (("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
@@ -108,35 +117,78 @@ class TrainConfig:
                     raise UserInputError(f"--{flag}: {task}={value} must be >= 0")
         if self.alternate_ratio and not any(self.alternate_ratio.values()):
             raise UserInputError("--alternate-ratio: at least one task needs a positive count")
-        if self.freeze_trunk_epochs < 0:
-            raise UserInputError(f"--freeze-trunk-epochs must be >= 0, got {self.freeze_trunk_epochs}")
-        if self.checkpoint_every <= 0:
-            raise UserInputError(f"--checkpoint-every must be positive, got {self.checkpoint_every}")
-        if not 0 < self.min_crop_area <= 1:
-            raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
 
     def check_tasks(self, known) -> tuple[str, ...]:
         """The tasks this run trains, in classes.json order; per-task settings must name known tasks."""
         known = tuple(known)
-        for flag, names in (("tasks", self.tasks), ("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
+        for flag, names in (("tasks", self.tasks), ("loss-weights", self.loss_weights),
+                            ("alternate-ratio", self.alternate_ratio)):
             unknown = [name for name in names or () if name not in known]
             if unknown:
                 raise UserInputError(f"--{flag}: unknown task {', '.join(unknown)} (classes.json has {', '.join(known)})")
         return tuple(task for task in known if self.tasks is None or task in self.tasks)
 
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self) | {"model": self.model.to_json()}
+
     def save(self, folder: Path) -> None:
-        (Path(folder) / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")
+        (Path(folder) / CONFIG_FILE).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+    @classmethod
+    def from_json(cls, raw, where: str) -> "TrainConfig":
+        raw = dict(check_keys(_nest_model_settings(raw), cls, where))
+        raw["model"] = ModelSpec.from_json(raw.get("model", {}), f"{where}: model")
+        return cls(**raw)
 
     @classmethod
     def load(cls, folder: Path | str) -> "TrainConfig":
         path = Path(folder) / CONFIG_FILE
         if not path.is_file():
             raise UserInputError(f"{folder}: not a model folder (no {CONFIG_FILE}); train one with train.py --out {folder}")
-        raw = read_json(path)
-        if not isinstance(raw, dict):
-            raise UserInputError(f"{path}: expected a JSON object of settings")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise UserInputError(f"{path}: unknown settings {', '.join(unknown)} (written by a newer flowers-mtl?)")
-        return cls(**raw)
+        return cls.from_json(read_json(path), str(path))
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some settings changed, by flat name (`image_size=128`, `epochs=2`)."""
+        return TrainConfig.from_json(self.to_json() | changes, "settings")
+
+    def resume_conflicts(self, saved: "TrainConfig") -> list[str]:
+        """The settings, other than resumable ones, in which this run differs from the saved one."""
+        conflicts = self.model.differences(saved.model) if saved.model.classes else []
+        for f in dataclasses.fields(self):
+            if f.name != "model" and not f.metadata.get("resumable") and getattr(self, f.name) != getattr(saved, f.name):
+                conflicts.append(f"{f.name}: {getattr(self, f.name)!r} != {getattr(saved, f.name)!r}")
+        return conflicts
+
+
+# "classes" is the run's path to classes.json; the spec's class names come from that file.
+MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)} - {"classes"}
+PREPROCESSING_FIELDS = {f.name for f in dataclasses.fields(Preprocessing)}
+
+
+def _nest_model_settings(raw) -> dict:
+    """Flat settings (a recipe file, or a config.json written before model.json existed) -> the
+    nested layout: model fields under "model", preprocessing under "model.preprocessing"."""
+    if not isinstance(raw, dict):
+        return raw
+    flat = {k: v for k, v in raw.items() if k != "model"}
+    model = dict(raw.get("model") or {})
+    preprocessing = dict(model.get("preprocessing") or {})
+    for key in list(flat):
+        if key in PREPROCESSING_FIELDS:
+            preprocessing[key] = flat.pop(key)
+        elif key in MODEL_FIELDS:
+            model[key] = flat.pop(key)
+    if preprocessing:
+        model["preprocessing"] = preprocessing
+    return flat | ({"model": model} if model else {})
+
+
+def read_recipe(path: Path) -> dict:
+    """A `--config` recipe: a JSON object of settings by name (`image_size` or `image-size`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path}: --config file not found")
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{path}: expected a JSON object of settings")
+    return {key.replace("-", "_"): value for key, value in raw.items() if not key.startswith("//")}

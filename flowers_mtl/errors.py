@@ -1,16 +1,22 @@
-"""The one exception type that means "the user gave us something wrong".
+"""The two ways a run can stop that are not bugs, kept apart from Python's own exceptions.
 
-Command-line entry points print it as a single line and exit with status 2; anything else is
-a bug and keeps its traceback.
+Entry points print either as one line: a UserInputError exits with status 2, a
+TrainingDiverged with status 1. Anything else is a bug and keeps its traceback.
 """
-
 
 import json
 from pathlib import Path
 
 
-class UserInputError(ValueError):
-    """Bad input from the user: a split file, an image, a flag, a model folder."""
+class UserInputError(Exception):
+    """Bad input from the user: a split file, an image, a flag, a model folder.
+
+    Not a ValueError, so that a programming error raising ValueError is never mistaken for a
+    user's mistake (and printed as one line without its traceback)."""
+
+
+class TrainingDiverged(Exception):
+    """The loss or the weights stopped being finite; the message says what to change."""
 
 
 def read_json(path: Path):

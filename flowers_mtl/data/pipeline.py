@@ -1,7 +1,8 @@
 """tf.data input pipelines: decode once, cache, augment, batch, prefetch.
 
-Each photo is decoded and resized once (by images.load_rgb, through tf.numpy_function) and the
-uint8 result cached in memory, so from the second epoch on the cost is augmentation only.
+Each photo is decoded and resized once (images.load_rgb through tf.numpy_function, following the
+spec's preprocessing contract) and the uint8 result cached in memory, so from the second epoch
+on the cost is augmentation only.
 Photos that fail to decode are filtered out; the caller counts what came through and reports
 the difference (see `count_skipped`).
 """
@@ -12,22 +13,27 @@ import math
 
 import tensorflow as tf
 
+from ..spec import ModelSpec
 from . import images
 from .splits import Split
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def _decoded(split: Split, image_size: int, cache: bool) -> tf.data.Dataset:
+def _decoded(split: Split, spec: ModelSpec, cache: bool) -> tf.data.Dataset:
     """(uint8 image, labels (tasks,), row in the split) for every photo that decodes, in split order.
 
     The row lets a report name the photo behind a prediction after undecodable ones dropped out.
     """
     rows = tf.range(len(split), dtype=tf.int32)
+    image_size, contract = spec.image_size, spec.preprocessing
+
+    def load_one(path, size):
+        return images.try_load_rgb(path, size, contract)
     data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, rows))
 
     def load(path, labels, row):
-        image, ok = tf.numpy_function(images.try_load_rgb, [path, image_size], [tf.uint8, tf.bool], stateful=False)
+        image, ok = tf.numpy_function(load_one, [path, image_size], [tf.uint8, tf.bool], stateful=False)
         image.set_shape([image_size, image_size, 3])
         ok.set_shape([])
         return image, labels, row, ok
@@ -90,7 +96,7 @@ def _rotate(image: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
 
 def training_dataset(
     split: Split,
-    image_size: int,
+    spec: ModelSpec,
     batch_size: int,
     seed: int,
     epoch: int,
@@ -103,7 +109,7 @@ def training_dataset(
     Order and augmentation depend only on (seed, epoch), so a resumed run sees the epoch it would
     have seen.
     """
-    data = cached if cached is not None else _decoded(split, image_size, cache=False)
+    data = cached if cached is not None else _decoded(split, spec, cache=False)
     data = data.shuffle(len(split), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
     per_image_seeds = tf.data.Dataset.random(seed=seed * 100_003 + epoch).batch(2)
     data = tf.data.Dataset.zip((data, per_image_seeds))
@@ -114,9 +120,9 @@ def training_dataset(
     return data.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def cached_decoded(split: Split, image_size: int) -> tf.data.Dataset:
+def cached_decoded(split: Split, spec: ModelSpec) -> tf.data.Dataset:
     """The decoded split, cached in memory after its first full pass; reuse it across epochs."""
-    return _decoded(split, image_size, cache=True)
+    return _decoded(split, spec, cache=True)
 
 
 def fill_and_count(dataset: tf.data.Dataset) -> int:
@@ -124,9 +130,9 @@ def fill_and_count(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
-def evaluation_dataset(split: Split, image_size: int, batch_size: int, cache: bool = False) -> tf.data.Dataset:
+def evaluation_dataset(split: Split, spec: ModelSpec, batch_size: int, cache: bool = False) -> tf.data.Dataset:
     """In split order, no augmentation: (float images, labels, rows in the split)."""
-    data = _decoded(split, image_size, cache=cache)
+    data = _decoded(split, spec, cache=cache)
     data = data.map(lambda image, labels, row: (tf.cast(image, tf.float32), labels, row))
     return data.batch(batch_size).prefetch(AUTOTUNE)
 
@@ -135,11 +141,11 @@ def count_skipped(split: Split, seen: int) -> int:
     return len(split) - seen
 
 
-def undecodable(split: Split, image_size: int, limit: int = 10) -> list[str]:
+def undecodable(split: Split, spec: ModelSpec, limit: int = 10) -> list[str]:
     """Which photos fail to decode: only called when a count shows some did, to name them."""
     bad = []
     for path, line in zip(split.paths, split.line_numbers):
-        if not images.try_load_rgb(path, image_size)[1]:
+        if not images.try_load_rgb(path, spec.image_size, spec.preprocessing)[1]:
             bad.append(f"{split.source}:{line}: {path}")
             if len(bad) >= limit:
                 break

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .config import CLASS_WEIGHTINGS
-from .splits import UNKNOWN
+from ..config import CLASS_WEIGHTINGS
+from ..data.splits import UNKNOWN
 
 
 def masked_cross_entropy(
     labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0, class_weights: tf.Tensor | None = None
-) -> tf.Tensor:
-    """Mean cross-entropy over the examples whose label is known; exactly 0 when none is.
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(sum of cross-entropies, count) over the examples whose label is known.
 
-    With `class_weights` (one per class) it is the weighted mean, each example counting as its
-    true class's weight. Dividing by max(total weight, tiny) rather than the total keeps a batch
-    with no labelled example for a task from producing NaN (its gradient is then zero, not NaN).
+    Returned apart, not divided, so that under a multi-replica strategy the count can be summed
+    across replicas first: each replica then divides its sum by the *global* count, and the
+    summed gradients are those of the mean over the whole batch. With `class_weights` (one per
+    class) each example counts as its true class's weight.
     """
     labels = tf.cast(labels, tf.int32)
     known = tf.not_equal(labels, UNKNOWN)
@@ -29,23 +30,28 @@ def masked_cross_entropy(
     weights = tf.cast(known, per_example.dtype)
     if class_weights is not None:
         weights *= tf.gather(tf.cast(class_weights, per_example.dtype), safe_labels)
-    return tf.reduce_sum(per_example * weights) / tf.maximum(tf.reduce_sum(weights), 1e-6)
+    return tf.reduce_sum(per_example * weights), tf.reduce_sum(weights)
 
 
-def joint_loss(
+def mean_loss(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """total / count, and exactly 0 when no label is known: dividing by max(count, tiny) keeps a
+    batch with no labelled example for a task from producing NaN (its gradient is then zero)."""
+    return total / tf.maximum(count, 1e-6)
+
+
+def task_losses(
     labels: tf.Tensor,
     logits_by_task: dict[str, tf.Tensor],
     tasks: tuple[str, ...],
     label_smoothing: float = 0.0,
     class_weights: dict[str, tf.Tensor] | None = None,
-) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """`labels` is (N, tasks) in the order of `tasks`. Returns (total, {task: loss})."""
+) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
+    """`labels` is (N, tasks) in the order of `tasks`. Returns {task: (sum, count)}."""
     class_weights = class_weights or {}
-    per_task = {
+    return {
         task: masked_cross_entropy(labels[:, i], logits_by_task[task], label_smoothing, class_weights.get(task))
         for i, task in enumerate(tasks)
     }
-    return tf.add_n(list(per_task.values())), per_task
 
 
 def class_weights_from_counts(counts: np.ndarray, weighting: str) -> np.ndarray | None:
@@ -84,14 +90,15 @@ class TaskWeighting(tf.Module):
         self.fixed = {task: float(fixed.get(task, 1.0)) for task in tasks}
         self.log_variances = {task: tf.Variable(0.0, name=f"log_variance_{task}") for task in tasks} if learned else {}
 
-    def total(self, per_task: dict[str, tf.Tensor], tasks=None) -> tf.Tensor:
-        """The objective over `tasks` (default: every task in `per_task`)."""
+    def total(self, per_task: dict[str, tf.Tensor], tasks=None, replicas: int = 1) -> tf.Tensor:
+        """The objective over `tasks` (default: every task in `per_task`). Under `replicas`
+        replicas whose objectives get summed, the s_t / 2 term is split among them."""
         terms = []
         for task in tasks or per_task:
             term = self.fixed[task] * per_task[task]
             if self.log_variances:
                 s = self.log_variances[task]
-                term = tf.exp(-s) * term + 0.5 * s
+                term = tf.exp(-s) * term + 0.5 * s / replicas
             terms.append(term)
         return tf.add_n(terms)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from . import network
+from .. import architecture
 
 
 @dataclass
@@ -38,24 +38,24 @@ class Cost:
         )
 
 
-def measure(model, image_size: int) -> Cost:
-    """Trace one forward pass at `image_size` and count."""
+def measure(model) -> Cost:
+    """Trace one forward pass at the model's input size and count."""
+    image_size = model.spec.image_size
     tasks = model.tasks
     forward = tf.function(lambda images: model(images, training=False))
     graph = forward.get_concrete_function(tf.TensorSpec([1, image_size, image_size, 3], tf.float32)).graph
     trunk_macs, head_macs = 0, {task: 0 for task in tasks}
-    head_layers = network.head_layers(model.split_after)
     for op in graph.get_operations():
         if op.type != "Conv2D":
             continue
         _, height, width, out_channels = op.outputs[0].shape
         kernel_h, kernel_w, in_channels, _ = op.inputs[1].shape
         macs = height * width * kernel_h * kernel_w * in_channels * out_channels
-        task, layer = network.owner(op.name, tasks)
-        if task is None or layer not in head_layers:
-            trunk_macs += macs
+        name = architecture.parse_name(op.name, tasks)
+        if architecture.is_head(name, model.spec.split_after):
+            head_macs[name.task] += macs
         else:
-            head_macs[task] += macs
+            trunk_macs += macs
     head_params = {task: _count(model.head_variables(task)) for task in tasks}
     return Cost(_count(model.trunk_variables()), head_params, int(trunk_macs), {t: int(n) for t, n in head_macs.items()})
 

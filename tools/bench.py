@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from flowers_mtl.cli.common import SYNTHETIC_DATA, quiet_tensorflow  # first: quiets TensorFlow's start-up
 
 import argparse
 import json
@@ -22,12 +22,17 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import cost, graph_mode, modeldir, pipeline, training
-from .config import TrainConfig
-from .errors import UserInputError
-from .model import probability_fn
-from .prediction import predict_paths
-from .splits import load_classes, read_split
+from flowers_mtl.config import TrainConfig
+from flowers_mtl.data import pipeline
+from flowers_mtl.data.splits import load_classes, read_split
+from flowers_mtl.errors import UserInputError
+from flowers_mtl.eval.prediction import predict_paths
+from flowers_mtl.model import cost
+from flowers_mtl.model.layer import build_model, probability_fn
+from flowers_mtl.model.store import TrainedModel
+from flowers_mtl.train.step import make_optimizer, make_train_step
+
+from . import graph_mode
 from .timing import median_seconds
 
 # A training step costs about three forward passes (forward, then gradients for activations and
@@ -72,10 +77,8 @@ def _time_batches(batches, warmup: int, steps: int, repeats: int, consume) -> fl
 def run(settings: BenchSettings, log=print) -> dict:
     classes = load_classes(settings.data / "classes.json")
     split = read_split(settings.data / "train.txt", classes)
-    config = TrainConfig(
-        train=str(split.source), val=None, test=None, classes=str(settings.data / "classes.json"), out="",
-        image_size=settings.image_size, batch_size=settings.batch_size,
-    )
+    config = TrainConfig.from_json({"image_size": settings.image_size, "batch_size": settings.batch_size}, "bench")
+    spec = config.model.with_classes(classes)
     size, batch = settings.image_size, settings.batch_size
     per_repeat = settings.steps * batch
     result: dict = {
@@ -86,8 +89,8 @@ def run(settings: BenchSettings, log=print) -> dict:
     result["matmul_gflops"] = gflops
     log(f"float32 matmul {settings.matmul_size}x{settings.matmul_size}: {gflops:.1f} GFLOP/s")
 
-    model = modeldir.build_model(config, classes)
-    network_cost = cost.measure(model, size)
+    model = build_model(spec, config.weight_decay)
+    network_cost = cost.measure(model)
     result["macs_per_image"] = network_cost.macs
     result["params"] = network_cost.params
     log(network_cost.summary())
@@ -96,12 +99,13 @@ def run(settings: BenchSettings, log=print) -> dict:
     result["ceiling_train_images_per_s"] = ceiling_train
     result["ceiling_infer_images_per_s"] = ceiling_infer
 
-    optimizer = training.make_optimizer(config, total_steps=10_000)
-    step = training.make_train_step(model, optimizer, model.trainable_variables, config)
+    optimizer = make_optimizer(config, total_steps=10_000)
+    step = make_train_step(model, optimizer, model.trainable_variables, config)
 
     def train_on(images_labels):
         losses = step(*images_labels)
-        return {task: float(value) for task, value in losses.items()}  # the loop reads the losses every step
+        # Read back every step, so each timed step has finished (the loop reads every --log-every).
+        return {task: float(value) for task, value in losses.items()}
 
     def consume(images_labels):
         images_labels[0].numpy()
@@ -109,13 +113,13 @@ def run(settings: BenchSettings, log=print) -> dict:
     endless = lambda data: data.repeat()  # noqa: E731
 
     # Stage: reading + decoding + resizing JPEGs (what the first epoch pays once).
-    decoded = pipeline.evaluation_dataset(split, size, batch)
+    decoded = pipeline.evaluation_dataset(split, spec, batch)
     seconds = _time_batches(endless(decoded), 1, settings.steps, settings.repeats, consume)
     result["decode_images_per_s"] = per_repeat / seconds
     # Stage: augmentation from the decoded cache (every later epoch).
-    cached = pipeline.cached_decoded(split, size)
+    cached = pipeline.cached_decoded(split, spec)
     pipeline.fill_and_count(cached)
-    augmented = pipeline.training_dataset(split, size, batch, seed=0, epoch=0, cached=cached)
+    augmented = pipeline.training_dataset(split, spec, batch, seed=0, epoch=0, cached=cached)
     seconds = _time_batches(endless(augmented), 1, settings.steps, settings.repeats, consume)
     result["augment_images_per_s"] = per_repeat / seconds
     # Stage: the training step alone, on one batch already in memory.
@@ -123,10 +127,9 @@ def run(settings: BenchSettings, log=print) -> dict:
     seconds = _time_batches(iter(lambda: in_memory, None), settings.warmup, settings.steps, settings.repeats, train_on)
     result["step_images_per_s"] = per_repeat / seconds
     # The same step compiled by XLA (a separate model, so both start from the same kind of state).
-    xla_model = modeldir.build_model(config, classes)
-    xla_step = training.make_train_step(
-        xla_model, training.make_optimizer(config, total_steps=10_000), xla_model.trainable_variables, config,
-        jit_compile=True,
+    xla_model = build_model(spec, config.weight_decay)
+    xla_step = make_train_step(
+        xla_model, make_optimizer(config, total_steps=10_000), xla_model.trainable_variables, config, jit_compile=True,
     )
     try:
         seconds = _time_batches(
@@ -149,12 +152,12 @@ def run(settings: BenchSettings, log=print) -> dict:
     seconds = _time_batches(endless(augmented), settings.warmup, settings.steps, settings.repeats, train_on)
     result["train_images_per_s"] = per_repeat / seconds
     # End to end with no cache: every step reads and decodes its JPEGs (train.py's first epoch).
-    uncached = pipeline.training_dataset(split, size, batch, seed=0, epoch=1)
+    uncached = pipeline.training_dataset(split, spec, batch, seed=0, epoch=1)
     seconds = _time_batches(endless(uncached), settings.warmup, settings.steps, settings.repeats, train_on)
     result["train_uncached_images_per_s"] = per_repeat / seconds
 
     # Batched inference from files: read + decode + forward, as evaluate.py runs.
-    probabilities = probability_fn(model, size)
+    probabilities = probability_fn(model)
 
     def infer(images_labels_rows):
         for value in probabilities(images_labels_rows[0]).values():
@@ -164,7 +167,7 @@ def run(settings: BenchSettings, log=print) -> dict:
     result["infer_images_per_s"] = per_repeat / seconds
 
     # Single-image latency, file path to answer, in this warm process: predict.py's code path.
-    trained = modeldir.TrainedModel(Path(tempfile.gettempdir()), config, classes, model, checkpoint="(benchmark weights)")
+    trained = TrainedModel(Path(tempfile.gettempdir()), model, checkpoint="(benchmark weights)")
     paths = [split.paths[i % len(split)] for i in range(settings.latency_samples + settings.warmup)]
     latencies = []
     for i, path in enumerate(paths):
@@ -228,8 +231,6 @@ def format_table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from . import cli
-
     p = argparse.ArgumentParser(prog="bench.py", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, help="folder with train.txt and classes.json (default: the generated set)")
     p.add_argument("--image-size", type=int, default=BenchSettings.image_size)
@@ -240,15 +241,15 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.data is None:
-        from . import synthetic
+        from flowers_mtl.data import synthetic
 
-        args.data = synthetic.generate(cli.SYNTHETIC_DATA)
+        args.data = synthetic.generate(SYNTHETIC_DATA)
     if not (args.data / "train.txt").is_file():
         raise UserInputError(f"{args.data}: no train.txt in the --data folder")
     settings = BenchSettings(args.data, args.image_size, args.batch_size, steps=args.steps, repeats=args.repeats)
     if args.smoke:
         settings = BenchSettings(args.data, 64, 4, warmup=1, steps=2, repeats=2, latency_samples=3, matmul_size=256)
-    cli._quiet()
+    quiet_tensorflow()
     result = run(settings, log=(lambda *_: None) if args.json else print)
     print(json.dumps(result) if args.json else format_table(result))
     return 0

@@ -12,9 +12,10 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from . import network
-from .losses import joint_loss
-from .model import preprocess
+from flowers_mtl.model.layer import preprocess
+from flowers_mtl.nets import squeezenet
+from flowers_mtl.train.losses import mean_loss, task_losses
+
 from .timing import median_seconds
 
 
@@ -22,9 +23,9 @@ def _build(num_classes: dict[str, int], image_size: int, batch_size: int, learni
     v1 = tf.compat.v1
     images = v1.placeholder(tf.float32, [batch_size, image_size, image_size, 3])
     labels = v1.placeholder(tf.int32, [batch_size, len(num_classes)])
-    with network.slim.arg_scope(network.squeezenet_arg_scope()):
-        logits, _ = network.squeezenet_mtl(preprocess(images), num_classes, is_training=True)
-    total, _ = joint_loss(labels, logits, tuple(num_classes))
+    with squeezenet.slim.arg_scope(squeezenet.squeezenet_arg_scope()):
+        logits, _ = squeezenet.squeezenet_mtl(preprocess(images), num_classes, is_training=True)
+    total = tf.add_n([mean_loss(*pair) for pair in task_losses(labels, logits, tuple(num_classes)).values()])
     train_op = v1.train.AdamOptimizer(learning_rate).minimize(total)
     return images, labels, train_op, total
 

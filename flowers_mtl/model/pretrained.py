@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserInputError
+from .. import architecture
+from ..errors import UserInputError
 
 LayerWeights = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -24,7 +25,7 @@ IMAGENET_URL = (
     "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 )
 IMAGENET_SHA256 = "2d935d8c102ad1232484a77da8e6fbdf3ff4ab608974a0d8b6283115ffff204f"
-NOT_IMPORTED = ("conv10",)  # per-task classes: always trained from a fresh start
+NOT_IMPORTED = (architecture.CLASSIFIER,)  # per-task classes: always trained from a fresh start
 
 
 def read_keras_h5(path: Path) -> LayerWeights:
@@ -129,20 +130,13 @@ def resolve(spec: str, download=None) -> Path:
     return Path(path)
 
 
-def caffe_layer(variable_name: str, tasks) -> tuple[str, str]:
-    """`squeezenet/type/fire9/expand1x1/weights:0` -> (`fire9/expand1x1`, `weights`)."""
-    parts = variable_name.split(":")[0].split("/")[1:]
-    if parts and parts[0] in tasks:
-        parts = parts[1:]
-    return "/".join(parts[:-1]), parts[-1]
-
-
 def assign(model, weights: LayerWeights, source: str = "weights") -> int:
     """Copy the weights into the model's variables with every shape checked; returns how many
     tensors were loaded. Every conv the network has before conv10 must be in the file."""
     loaded, missing = 0, set()
     for variable in model.variables:
-        layer, kind = caffe_layer(variable.name, model.tasks)
+        name = architecture.parse_name(variable.name, model.tasks)
+        layer, kind = name.path, name.kind
         if layer in NOT_IMPORTED:
             continue
         if layer not in weights:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import images
-from .errors import UserInputError
-from .modeldir import TrainedModel
+from ..data import images
+from ..errors import UserInputError
+from ..model.store import TrainedModel
 
 
 @dataclass
@@ -41,7 +41,7 @@ def predict_paths(trained: TrainedModel, paths, top_k: int = 1, batch_size: int 
         loaded, outcomes = [], []
         for path in chunk:
             try:
-                loaded.append(images.load_rgb(path, trained.image_size))
+                loaded.append(images.load_rgb(path, trained.image_size, trained.spec.preprocessing))
                 outcomes.append(None)
             except UserInputError as err:
                 outcomes.append(err)

@@ -7,20 +7,17 @@ same command after an interruption only trains what is missing.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig
-from .errors import UserInputError
+from flowers_mtl.cli.common import MODELS, quiet_tensorflow
+from flowers_mtl.config import TrainConfig
+from flowers_mtl.errors import UserInputError
+
 from .timing import median_seconds
 
 # name -> settings that differ from the base configuration
@@ -41,27 +38,29 @@ RESULT_FILE = "compare_result.json"
 
 def _inference_ms_per_image(trained, split, batch_size: int, repeats: int = 5) -> float:
     """Median time of one batched forward pass on decoded test photos, per image."""
-    from . import pipeline
+    from flowers_mtl.data import pipeline
 
-    images = next(iter(pipeline.evaluation_dataset(split, trained.image_size, batch_size)))[0]
+    images = next(iter(pipeline.evaluation_dataset(split, trained.spec, batch_size)))[0]
     return median_seconds(lambda: trained.probabilities(images), repeats) / int(images.shape[0]) * 1000
 
 
 def run_one(config: TrainConfig, test_split_path: Path, log=print) -> dict:
     """Train (or resume, or reuse) one run and score it; the result is cached in the run folder."""
-    from . import cost, evaluation, modeldir, training
+    from flowers_mtl.eval.scoring import read_split_for, score_model
+    from flowers_mtl.model import cost, store
+    from flowers_mtl.train.loop import train
 
     folder = Path(config.out)
     cached = folder / RESULT_FILE
     if cached.is_file():
         return json.loads(cached.read_text())
     started = time.time()
-    training.train(config, log=lambda line: log(f"  {line}"))
+    train(config, log=lambda line: log(f"  {line}"))
     train_seconds = time.time() - started
-    trained = modeldir.load_trained(folder)
-    split = trained.read_split(test_split_path)
-    report = evaluation.score_model(trained, split, config.batch_size)
-    network_cost = cost.measure(trained.model, config.image_size)
+    trained = store.load_trained(folder)
+    split = read_split_for(trained, test_split_path)
+    report = score_model(trained, split, config.batch_size)
+    network_cost = cost.measure(trained.model)
     result = {
         "tasks": {task: {k: report[task][k] for k in ("accuracy", "macro_f1", "n")} for task in trained.classes.tasks},
         "params": network_cost.params,
@@ -132,17 +131,16 @@ def markdown(rows: dict[str, dict], tasks, seeds: int) -> str:
 
 
 def main(argv=None) -> int:
-    from . import cli
-
     p = argparse.ArgumentParser(prog="compare.py", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, required=True, help="folder with train.txt, val.txt, test.txt, classes.json")
-    p.add_argument("--out", type=Path, default=cli.MODELS / "compare", help="where the runs and the tables go")
+    p.add_argument("--out", type=Path, default=MODELS / "compare", help="where the runs and the tables go")
     p.add_argument("--configs", default=",".join(CONFIGURATIONS), help=f"comma-separated, of: {', '.join(CONFIGURATIONS)}")
     p.add_argument("--seeds", type=int, default=1, help="repeats per configuration (seeds 0..N-1)")
     p.add_argument("--pretrained", help="ImageNet weights, as for train.py")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--image-size", type=int, default=TrainConfig.image_size)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help=f"epochs per run; default {TrainConfig.epochs}")
+    p.add_argument("--image-size", type=int, default=224, help="input size of every run; default 224")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                   help=f"photos per step; default {TrainConfig.batch_size}")
     p.add_argument("--max-steps", type=int, default=0, help="cap every run at this many steps (0: no cap)")
     args = p.parse_args(argv)
     names = [name.strip() for name in args.configs.split(",") if name.strip()]
@@ -155,26 +153,26 @@ def main(argv=None) -> int:
         if not (args.data / name).is_file():
             raise UserInputError(f"{args.data}: no {name} in the --data folder")
     pretrained = str(Path(args.pretrained).resolve()) if args.pretrained and args.pretrained != "imagenet" else args.pretrained
-    base = TrainConfig(
-        train=str((args.data / "train.txt").resolve()), val=str((args.data / "val.txt").resolve()), test=None,
-        classes=str((args.data / "classes.json").resolve()), out="", pretrained=pretrained, epochs=args.epochs,
-        image_size=args.image_size, batch_size=args.batch_size, max_steps=args.max_steps,
-    )
-    cli._quiet()
-    from .splits import load_classes
+    base = TrainConfig.from_json({
+        "train": str((args.data / "train.txt").resolve()), "val": str((args.data / "val.txt").resolve()),
+        "classes": str((args.data / "classes.json").resolve()), "pretrained": pretrained, "epochs": args.epochs,
+        "image_size": args.image_size, "batch_size": args.batch_size, "max_steps": args.max_steps,
+    }, "compare settings")
+    quiet_tensorflow()
+    from flowers_mtl.data.splits import load_classes
 
     tasks = load_classes(base.classes).tasks
     runs: dict[str, list[dict]] = {}
     for name in names:
         for seed in range(args.seeds):
-            config = dataclasses.replace(base, **CONFIGURATIONS[name], seed=seed, out=str(args.out / name / f"seed-{seed}"))
+            config = base.replace(**CONFIGURATIONS[name], seed=seed, out=str(args.out / name / f"seed-{seed}"))
             config.validate()
             print(f"{name}, seed {seed}: {config.out}", flush=True)
             runs.setdefault(name, []).append(run_one(config, args.data / "test.txt"))
     rows = summarise(runs, tasks)
     table = markdown(rows, tasks, args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    settings = {k: v for k, v in dataclasses.asdict(base).items() if k not in ("train", "val", "test", "classes", "out")}
+    settings = {k: v for k, v in base.to_json().items() if k not in ("train", "val", "test", "classes", "out")}
     (args.out / "comparison.json").write_text(
         json.dumps({"data": str(args.data), "seeds": args.seeds, "base": settings, "rows": rows}, indent=1) + "\n"
     )

@@ -6,58 +6,24 @@ can go straight to the mistake.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import UserInputError, read_json
+from ..errors import UserInputError, read_json
+from ..spec import ClassNames
 
 UNKNOWN = -1
 UNKNOWN_TOKENS = ("-1", "?")
-
-
-@dataclass(frozen=True)
-class ClassNames:
-    """Class names per task, in the order that defines the integer ids."""
-
-    by_task: dict[str, tuple[str, ...]]
-
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        return tuple(self.by_task)
-
-    def num_classes(self) -> dict[str, int]:
-        return {task: len(names) for task, names in self.by_task.items()}
-
-    def only(self, tasks) -> "ClassNames":
-        """The same classes for a subset of the tasks (a single-task model, say)."""
-        return ClassNames({task: self.by_task[task] for task in tasks})
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {task: list(names) for task, names in self.by_task.items()}
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
 
 def load_classes(path: Path | str) -> ClassNames:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"{path}: classes file not found (expected {{\"type\": [...], \"colour\": [...]}})")
-    raw = read_json(path)
-    if not isinstance(raw, dict) or not raw:
-        raise UserInputError(f"{path}: expected an object mapping each task to its list of class names")
-    by_task = {}
-    for task, names in raw.items():
-        if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
-            raise UserInputError(f"{path}: task {task!r} needs a list of at least two non-empty class names")
-        if len(set(names)) != len(names):
-            raise UserInputError(f"{path}: task {task!r} names a class twice")
-        by_task[task] = tuple(names)
-    return ClassNames(by_task)
+    return ClassNames.from_json(read_json(path), str(path))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""evaluate.py: score a trained model on a split file and write its report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UserInputError
+from .common import FLIP_TTA_HELP, quiet_tensorflow
+
+DEFAULT_BATCH = 32
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
+                                "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
+    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py")
+    p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.batch_size < 1:
+        raise UserInputError(f"--batch-size must be positive, got {args.batch_size}")
+    quiet_tensorflow()
+    from ..model import store
+
+    trained = store.load_trained(args.model, flip_tta=args.flip_tta)
+    evaluate_split(trained, args.split, args.batch_size, args.json)
+    return 0
+
+
+def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) -> dict:
+    """Score, print and write the report of one split; the flip_tta setting is the model's."""
+    from ..data.splits import load_classes
+    from ..eval import report as reports
+    from ..eval.scoring import read_split_for, score_model
+    from ..model import store
+
+    beside = split_path.parent / "classes.json"
+    if beside.is_file() and load_classes(beside) != trained.all_classes:
+        raise UserInputError(
+            f"{beside}: these classes differ from the model's ({trained.folder / store.CLASSES_FILE}); "
+            "the split's ids would mean other classes"
+        )
+    split = read_split_for(trained, split_path)
+    report = score_model(trained, split, batch_size)
+    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
+    written = reports.write_report(report, trained.classes, trained.folder / store.EVALUATION, stem)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        print(f"evaluation of {trained.folder} on {split.source}")
+        print(reports.format_report(report, trained.classes))
+        print(f"report written to {written[0].parent}")
+    return report

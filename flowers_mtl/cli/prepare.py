@@ -1,0 +1,40 @@
+"""python -m flowers_mtl.prepare: split files and classes.json from a folder of photos or a CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..data import prepare
+from ..errors import UserInputError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m flowers_mtl.prepare", description=prepare.__doc__.split("\n")[0])
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-folder", type=Path, help="photos in ROOT/<type>/<colour>/*.jpg")
+    source.add_argument("--from-csv", type=Path, help="CSV of path,type,colour (class names, or ids with --classes)")
+    p.add_argument("--out", type=Path, required=True, help="folder for train/val/test.txt and classes.json")
+    p.add_argument("--classes", type=Path, help="classes.json fixing the class order (CSV input)")
+    p.add_argument("--fractions", default="0.6,0.25,0.15", help="train,val,test shares; default 0.6,0.25,0.15")
+    p.add_argument("--seed", type=int, default=0, help="seed of the stratified split; default 0")
+    return p
+
+
+def main(argv=None) -> int:
+    from ..data.splits import load_classes
+
+    args = parser().parse_args(argv)
+    try:
+        fractions = tuple(float(x) for x in args.fractions.split(","))
+    except ValueError:
+        raise UserInputError(f"--fractions: expected three numbers separated by commas, got {args.fractions!r}") from None
+    if args.from_folder:
+        photos, classes = prepare.photos_from_folder(args.from_folder)
+    else:
+        photos, classes = prepare.photos_from_csv(args.from_csv, load_classes(args.classes) if args.classes else None)
+    prepared = prepare.prepare(photos, classes, fractions, args.seed)
+    written = prepare.write(prepared, args.out)
+    print(prepare.summary(prepared))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

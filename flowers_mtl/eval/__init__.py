@@ -1,0 +1,1 @@
+"""Evaluation: metrics (numpy/scikit-learn), the report, scoring a split, predicting photos."""

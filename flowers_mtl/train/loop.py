@@ -1,0 +1,291 @@
+"""The training loop in parts: `setup` (data, model folder, model, resume or ImageNet import),
+`run_epoch`, `validate`, `keep_best`; `train` strings them together and returns the history of
+per-epoch metrics. Rerunning the same command resumes from the last checkpoint.
+
+Losses stay on the device between `--log-every` steps (reading one back waits for the step to
+finish), and are read back to the host only then and at an epoch's end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from ..config import CLASSES_FILE, TrainConfig
+from ..data import pipeline
+from ..data.splits import Split, load_classes, read_split
+from ..errors import TrainingDiverged, UserInputError
+from ..eval.metrics import loss_and_accuracy
+from ..eval.scoring import predict_split
+from ..model import cost, pretrained, store
+from ..model.layer import build_model, probability_fn
+from ..spec import ModelSpec
+from .losses import TaskWeighting
+from .step import StepPlan, class_weights, frozen_epochs
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    steps: int
+    best: dict | None
+    seconds: float
+    history: list[dict] = field(default_factory=list)  # one entry per epoch run by this call
+
+
+@dataclass
+class Session:
+    """Everything `setup` builds that the epochs share."""
+
+    config: TrainConfig
+    spec: ModelSpec
+    folder: Path
+    model: object
+    plan: StepPlan
+    weighting: TaskWeighting
+    state: tf.train.Checkpoint
+    manager: tf.train.CheckpointManager
+    train_split: Split
+    val_split: Split | None
+    train_images: tf.data.Dataset
+    skipped_train: int
+    steps_per_epoch: int
+    total_steps: int
+    log: object
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+
+def train(config: TrainConfig, log=print) -> TrainResult:
+    started = time.time()
+    session = setup(config, log)
+    history = []
+    if session.step >= session.total_steps:
+        log(f"already trained to step {session.step} of {session.total_steps}; nothing to do")
+    else:
+        validation = Validation(session) if session.val_split is not None else None
+        writer = tf.summary.create_file_writer(str(session.folder / store.LOGS))
+        last_epoch = math.ceil(session.total_steps / session.steps_per_epoch)
+        for epoch in range(session.step // session.steps_per_epoch, last_epoch):
+            record = run_epoch(session, epoch, writer)
+            record["val"] = validation.scores(writer, session.step) if validation else None
+            record["best"] = keep_best(session, record)
+            session.manager.save(checkpoint_number=session.step)
+            writer.flush()
+            log(epoch_line(record, last_epoch, session))
+            history.append(record)
+        if session.skipped_train:
+            for name in pipeline.undecodable(session.train_split, session.spec):
+                log(f"undecodable: {name}")
+    return TrainResult(session.folder, session.step, store.read_best_metrics(session.folder), time.time() - started,
+                       history)
+
+
+# ---------------------------------------------------------------- setup
+
+def setup(config: TrainConfig, log) -> Session:
+    """Read the data, prepare the model folder, build the model and restore or import its weights."""
+    config.validate()
+    all_classes = load_classes(config.classes)
+    tasks = config.check_tasks(all_classes.tasks)
+    spec = config.model.with_classes(all_classes.only(tasks))
+    train_split = read_split(config.train, all_classes).only(tasks)
+    val_split = read_split(config.val, all_classes).only(tasks) if config.val else None
+    folder = _prepare_folder(config, spec, all_classes)
+    tf.random.set_seed(config.seed)  # initial weights (CPU threads still add a little run-to-run noise)
+    model = build_model(spec, config.weight_decay)
+    # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
+    # epoch length (undecodable photos are skipped, not retried).
+    train_images = pipeline.cached_decoded(train_split, spec)
+    n_train = pipeline.fill_and_count(train_images)
+    if n_train == 0:
+        raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    weights = class_weights(config, train_split)
+    weighting = TaskWeighting(tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
+    plan = StepPlan(model, config, total_steps, weights, weighting)
+    state = tf.train.Checkpoint(
+        model=model, step=tf.Variable(0, dtype=tf.int64, name="step"),
+        best_score=tf.Variable(-math.inf, dtype=tf.float64, name="best_score"), task_weighting=weighting,
+        **plan.checkpointables(),
+    )
+    manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
+    session = Session(config, spec, folder, model, plan, weighting, state, manager, train_split, val_split,
+                      train_images, len(train_split) - n_train, steps_per_epoch, total_steps, log)
+    _restore_or_import(session)
+    _log_start(session, weights)
+    return session
+
+
+def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
+    """Create the model folder, or check that a rerun into it continues the same run."""
+    folder = Path(config.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    saved_classes = folder / CLASSES_FILE
+    if saved_classes.is_file() and load_classes(saved_classes) != all_classes:
+        raise UserInputError(f"{folder}: holds a model trained with other classes ({saved_classes}); choose another --out")
+    if (folder / "config.json").is_file():
+        saved = TrainConfig.load(folder)
+        saved_spec = store.read_model_spec(folder)
+        conflicts = spec.differences(saved_spec) + config.resume_conflicts(saved)
+        if conflicts:
+            raise UserInputError(
+                f"{folder}: holds a run with other settings ({'; '.join(conflicts)}, new != saved); "
+                "rerun with the saved settings to resume, or choose another --out"
+            )
+    spec.save(folder)
+    config.save(folder)
+    all_classes.save(saved_classes)
+    return folder
+
+
+def _restore_or_import(session: Session) -> None:
+    config, log = session.config, session.log
+    if session.manager.latest_checkpoint:
+        session.state.restore(session.manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resuming from {session.manager.latest_checkpoint} at step {session.step}")
+    elif config.pretrained:
+        source, loaded = pretrained.load_into(session.model, config.pretrained)
+        layout = (
+            f"conv1..{session.spec.split_after} shared, the rest into each head" if session.spec.sharing == "hard"
+            else "into each task's own tower"
+        )
+        log(f"loaded {loaded} ImageNet tensors from {source} ({layout})")
+
+
+def _log_start(session: Session, weights: dict) -> None:
+    spec, config, split = session.spec, session.config, session.train_split
+    session.log(
+        f"training {', '.join(f'{t} ({n})' for t, n in spec.classes.num_classes().items())} on {len(split)} photos "
+        f"({split.source}), {config.mode} training, {spec.sharing} sharing split after {spec.split_after}, "
+        f"{spec.image_size}px, batch {config.batch_size}, {session.total_steps} steps"
+    )
+    session.log(cost.measure(session.model).summary())
+    if weights:
+        session.log(f"class weights ({config.class_weighting}): " + "; ".join(
+            f"{task} " + " ".join(f"{name} {w:.2f}" for name, w in zip(spec.classes.by_task[task], weights[task].numpy()))
+            for task in weights
+        ))
+
+
+# ---------------------------------------------------------------- one epoch
+
+def run_epoch(session: Session, epoch: int, writer) -> dict:
+    """Train the rest of `epoch` (all of it, unless resuming mid-epoch). Returns its record."""
+    config, step = session.config, session.state.step
+    done_in_epoch = session.step - epoch * session.steps_per_epoch
+    steps_here = min(session.steps_per_epoch, session.total_steps - epoch * session.steps_per_epoch) - done_in_epoch
+    batches = pipeline.training_dataset(
+        session.train_split, session.spec, config.batch_size, config.seed, epoch,
+        config.max_rotation_deg, config.min_crop_area, cached=session.train_images,
+    ).skip(done_in_epoch).take(steps_here)
+    frozen = epoch < frozen_epochs(config)
+    sums = {task: tf.constant(0.0) for task in session.model.tasks}  # stay on the device until read
+    bar = tqdm(total=steps_here, desc=f"epoch {epoch + 1}", unit="step", disable=None, leave=False)
+    started, ran = time.time(), 0
+    for images, labels in batches:
+        per_task = session.plan.step_for(session.step, frozen)(images, labels)
+        step.assign_add(1)
+        sums = {task: sums[task] + per_task[task] for task in sums}
+        ran += 1
+        if session.step % config.log_every == 0 or ran == steps_here:
+            means = _read_losses(session, sums, ran)
+            bar.set_postfix({task: f"{value:.3f}" for task, value in means.items()})
+            bar.update(ran - bar.n)
+            with writer.as_default(step=session.step):
+                for task, value in means.items():
+                    tf.summary.scalar(f"train/loss_{task}", value)
+                tf.summary.scalar("train/learning_rate", session.plan.learning_rate())
+        if session.step % config.checkpoint_every == 0:
+            session.manager.save(checkpoint_number=session.step)
+    bar.close()
+    record = {
+        "epoch": epoch + 1, "step": session.step, "heads_only": frozen, "train_loss": _read_losses(session, sums, ran),
+        "images_per_s": ran * config.batch_size / max(time.time() - started, 1e-9),
+        "skipped_undecodable": session.skipped_train,
+    }
+    if session.weighting.log_variances:
+        record["loss_weights"] = session.weighting.effective()
+        with writer.as_default(step=session.step):
+            for task, w in record["loss_weights"].items():
+                tf.summary.scalar(f"train/loss_weight_{task}", w)
+    return record
+
+
+def _read_losses(session: Session, sums: dict, steps: int) -> dict[str, float]:
+    """The epoch's mean loss per task so far, read to the host; stops a diverged run."""
+    means = {task: float(value) / max(steps, 1) for task, value in sums.items()}
+    if not all(math.isfinite(value) for value in means.values()):
+        checkpoint = session.manager.latest_checkpoint
+        note = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
+        raise TrainingDiverged(
+            f"training diverged by step {session.step} (mean losses {means}): lower --learning-rate "
+            f"(now {session.config.learning_rate}){note}"
+        )
+    return means
+
+
+# ---------------------------------------------------------------- validation and the best model
+
+class Validation:
+    """Scores on the validation split after each epoch; its decoded photos are cached."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.batches = pipeline.evaluation_dataset(session.val_split, session.spec, session.config.batch_size, cache=True)
+        self.probabilities = probability_fn(session.model)
+
+    def scores(self, writer, step: int) -> dict:
+        split = self.session.val_split
+        probs, labels, _ = predict_split(self.probabilities, split, self.session.spec, 0, self.batches)
+        scores = loss_and_accuracy(probs, labels, self.session.model.tasks)
+        with writer.as_default(step=step):
+            for task, s in scores.items():
+                tf.summary.scalar(f"val/loss_{task}", s["loss"])
+                tf.summary.scalar(f"val/accuracy_{task}", s["accuracy"])
+        return scores | {"skipped_undecodable": len(split) - len(labels)}
+
+
+def keep_best(session: Session, record: dict) -> bool:
+    """Save the weights as best/ if the mean validation accuracy beats the best so far (with no
+    validation split the latest epoch is the best)."""
+    val = record["val"]
+    tasks = session.model.tasks
+    score = float(np.nanmean([val[task]["accuracy"] for task in tasks])) if val else float(record["epoch"])
+    if not score > float(session.state.best_score):
+        return False
+    session.state.best_score.assign(score)
+    store.save_weights(session.model, store.best_prefix(session.folder))
+    path = session.folder / store.BEST / store.BEST_METRICS
+    path.write_text(json.dumps({"step": record["step"], "epoch": record["epoch"], "validation": val}, indent=1) + "\n")
+    return True
+
+
+def epoch_line(record: dict, last_epoch: int, session: Session) -> str:
+    line = f"epoch {record['epoch']}/{last_epoch} step {record['step']}{' (heads only)' if record['heads_only'] else ''}: "
+    line += "train " + " ".join(f"{task} {value:.3f}" for task, value in record["train_loss"].items())
+    line += f" | {record['images_per_s']:.1f} img/s"
+    if record["skipped_undecodable"]:
+        line += f" | skipped {record['skipped_undecodable']} undecodable photo(s) of {len(session.train_split)}"
+    if "loss_weights" in record:
+        line += " | loss weights " + " ".join(f"{task} {w:.3f}" for task, w in record["loss_weights"].items())
+    val = record["val"]
+    if val:
+        line += " | val " + " ".join(
+            f"{task} loss {val[task]['loss']:.3f} acc {val[task]['accuracy']:.3f}" for task in session.model.tasks
+        )
+        if val["skipped_undecodable"]:
+            line += f" (skipped {val['skipped_undecodable']} undecodable)"
+    return line + (" *best*" if record["best"] else "")
