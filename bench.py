@@ -3,8 +3,8 @@
 
 import sys
 
-from tools.bench import main
 from flowers_mtl.cli.common import run
+from tools.bench import main
 
 if __name__ == "__main__":
     sys.exit(run(main))

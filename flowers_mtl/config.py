@@ -135,23 +135,23 @@ class TrainConfig:
         (Path(folder) / CONFIG_FILE).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
-    def from_json(cls, raw, where: str) -> "TrainConfig":
+    def from_json(cls, raw, where: str) -> TrainConfig:
         raw = dict(check_keys(_nest_model_settings(raw), cls, where))
         raw["model"] = ModelSpec.from_json(raw.get("model", {}), f"{where}: model")
         return cls(**raw)
 
     @classmethod
-    def load(cls, folder: Path | str) -> "TrainConfig":
+    def load(cls, folder: Path | str) -> TrainConfig:
         path = Path(folder) / CONFIG_FILE
         if not path.is_file():
             raise UserInputError(f"{folder}: not a model folder (no {CONFIG_FILE}); train one with train.py --out {folder}")
         return cls.from_json(read_json(path), str(path))
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         """A copy with some settings changed, by flat name (`image_size=128`, `epochs=2`)."""
         return TrainConfig.from_json(self.to_json() | changes, "settings")
 
-    def resume_conflicts(self, saved: "TrainConfig") -> list[str]:
+    def resume_conflicts(self, saved: TrainConfig) -> list[str]:
         """The settings, other than resumable ones, in which this run differs from the saved one."""
         conflicts = self.model.differences(saved.model) if saved.model.classes else []
         for f in dataclasses.fields(self):

@@ -36,7 +36,7 @@ class ClassNames:
     def num_classes(self) -> dict[str, int]:
         return {task: len(names) for task, names in self.by_task.items()}
 
-    def only(self, tasks) -> "ClassNames":
+    def only(self, tasks) -> ClassNames:
         """The same classes for a subset of the tasks (a single-task model, say)."""
         return ClassNames({task: self.by_task[task] for task in tasks})
 
@@ -44,7 +44,7 @@ class ClassNames:
         return {task: list(names) for task, names in self.by_task.items()}
 
     @classmethod
-    def from_json(cls, raw, where: str) -> "ClassNames":
+    def from_json(cls, raw, where: str) -> ClassNames:
         if not isinstance(raw, dict) or not raw:
             raise UserInputError(f"{where}: expected an object mapping each task to its list of class names")
         by_task = {}
@@ -113,7 +113,7 @@ class ModelSpec:
         if self.architecture != ARCHITECTURE:
             raise UserInputError(f"architecture {self.architecture!r} is not one this version builds ({ARCHITECTURE})")
 
-    def with_classes(self, classes: ClassNames) -> "ModelSpec":
+    def with_classes(self, classes: ClassNames) -> ModelSpec:
         return dataclasses.replace(self, classes=classes)
 
     def to_json(self) -> dict:
@@ -122,7 +122,7 @@ class ModelSpec:
         return raw
 
     @classmethod
-    def from_json(cls, raw, where: str) -> "ModelSpec":
+    def from_json(cls, raw, where: str) -> ModelSpec:
         raw = dict(check_keys(raw, cls, where))
         if raw.get("classes") is not None:
             raw["classes"] = ClassNames.from_json(raw["classes"], f"{where}: classes")
@@ -139,7 +139,7 @@ class ModelSpec:
     def save(self, folder: Path) -> None:
         (Path(folder) / SPEC_FILE).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
-    def differences(self, other: "ModelSpec") -> list[str]:
+    def differences(self, other: ModelSpec) -> list[str]:
         """`name: mine != other's` for every setting that differs (nested ones dotted)."""
         return [f"{key}: {a!r} != {b!r}" for key, (a, b) in _diff(self.to_json(), other.to_json()).items()]
 

@@ -1,4 +1,5 @@
-"""The train.py entry point: user mistakes are one `error:` line and exit status 2."""
+"""The entry points: user mistakes are one `error:` line and exit status 2, checked in-process;
+one subprocess run of train.py end to end."""
 
 import subprocess
 import sys
@@ -6,14 +7,13 @@ import sys
 import pytest
 
 from conftest import ROOT, make_dataset
+from flowers_mtl.cli import evaluate, predict
+from flowers_mtl.cli import train as train_cli
+from flowers_mtl.cli.common import run
 
 
-def train(*args):
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
-
-
-def errors(done):
-    return [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+def error_lines(text):
+    return [line for line in text.splitlines() if line.startswith("error: ")]
 
 
 @pytest.mark.parametrize(
@@ -24,20 +24,52 @@ def errors(done):
         (["--data", "{data}", "--pretrained", "/no/weights.h5"], "/no/weights.h5: pretrained weights file not found"),
         (["--data", "{data}", "--train", "{data}/train.txt"], "either --data DIR or --train FILE"),
         (["--train", "{data}/missing.txt"], "missing.txt: split file not found"),
+        (["--data", "{data}", "--tasks", "shape"], "--tasks: unknown task shape"),
+        (["--config", "{data}/none.json"], "none.json: --config file not found"),
     ],
 )
-def test_user_mistakes_are_one_line_exit_2(tmp_path, args, message):
+def test_train_user_mistakes_are_one_line_exit_2(tmp_path, capsys, args, message):
     data = make_dataset(tmp_path / "data", per_class=1)
-    done = train(*[a.format(data=data) for a in args], "--out", tmp_path / "m", "--image-size", "32")
-    assert done.returncode == 2, done.stderr
-    assert len(errors(done)) == 1 and message in errors(done)[0] and "Traceback" not in done.stderr
+    status = run(train_cli.main, [*[a.format(data=data) for a in args], "--out", str(tmp_path / "m"), "--image-size", "32"])
+    err = capsys.readouterr().err
+    assert status == 2 and len(error_lines(err)) == 1 and message in error_lines(err)[0], err
 
 
+@pytest.mark.parametrize(
+    "main, args, message",
+    [
+        (evaluate.main, ["--model", "{tmp}", "--split", "x.txt"], "not a model folder"),
+        (evaluate.main, ["--model", "{tmp}", "--split", "x.txt", "--batch-size", "0"], "--batch-size must be positive"),
+        (predict.main, ["--model", "{tmp}", "a.jpg", "--top-k", "0"], "--top-k must be at least 1"),
+        (predict.main, ["--model", "{tmp}", "a.jpg"], "not a model folder"),
+    ],
+)
+def test_evaluate_and_predict_user_mistakes(tmp_path, capsys, main, args, message):
+    status = run(main, [a.format(tmp=tmp_path) for a in args])
+    err = capsys.readouterr().err
+    assert status == 2 and len(error_lines(err)) == 1 and message in err, err
+
+
+def test_a_bad_flag_value_is_argparse_exit_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_cli.parser().parse_args(["--epochs", "many"])
+    assert stop.value.code == 2 and "--epochs: invalid int value: 'many'" in capsys.readouterr().err
+
+
+@pytest.mark.subprocess
 def test_train_then_rerun_resumes(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     args = ["--data", data, "--out", tmp_path / "m", "--image-size", "32", "--epochs", "1", "--batch-size", "4"]
-    first = train(*args)
+
+    def train(*extra):
+        return subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args), *extra], capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    first = train()
     assert first.returncode == 0, first.stderr
     assert "all tasks right:" in first.stdout  # the test split was evaluated at the end
-    second = train(*args)
+    second = train()
     assert second.returncode == 0 and "nothing to do" in second.stdout
+    changed = train("--learning-rate", "0.1")
+    assert changed.returncode == 2 and "learning_rate: 0.1 != 0.0003" in error_lines(changed.stderr)[0]
+    assert "Traceback" not in changed.stderr

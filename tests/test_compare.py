@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from conftest import ROOT, make_dataset
-from flowers_mtl import compare
+from tools import compare
 
 
 def result(type_acc=None, colour_acc=None, params=100, ms=1.0):
@@ -37,6 +37,8 @@ def run(*args):
     return subprocess.run([sys.executable, str(ROOT / "compare.py"), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_cli_writes_tables_and_reuses_finished_runs(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     args = ["--data", data, "--out", tmp_path / "cmp", "--configs", "joint,type-only", "--epochs", "1",
@@ -47,10 +49,15 @@ def test_cli_writes_tables_and_reuses_finished_runs(tmp_path):
     assert set(saved["rows"]) == {"joint", "type-only"}
     assert saved["rows"]["joint"]["params"]["mean"] > saved["rows"]["type-only"]["params"]["mean"]
     assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| configuration |")
+    results = sorted((tmp_path / "cmp").glob("*/seed-0/compare_result.json"))
+    assert len(results) == 2
+    stamps = [p.stat().st_mtime_ns for p in results]
     again = run(*args)
-    assert again.returncode == 0 and "  training type" not in again.stdout  # nothing retrained
+    assert again.returncode == 0, again.stderr
+    assert [p.stat().st_mtime_ns for p in results] == stamps  # nothing retrained: the cached results stand
 
 
+@pytest.mark.subprocess
 def test_unknown_configuration_is_a_user_error(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     done = run("--data", data, "--configs", "joint,bogus")

@@ -1,15 +1,14 @@
 import pytest
 
-from flowers_mtl import cost
-from flowers_mtl.model import MultiTaskSqueezeNet
+from conftest import make_spec
+from flowers_mtl.model import cost
+from flowers_mtl.model.layer import build_model
 
 TASKS = {"type": 5, "colour": 6}
 
 
 def measured(split_after="fire8", size=224):
-    model = MultiTaskSqueezeNet(TASKS, split_after=split_after)
-    model.build_variables(size)
-    return cost.measure(model, size)
+    return cost.measure(build_model(make_spec(TASKS, size, split_after=split_after)))
 
 
 def test_squeezenet_v11_multiply_adds_at_224():

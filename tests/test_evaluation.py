@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, TINY_CLASSES
-from flowers_mtl import evaluation
-from flowers_mtl.splits import ClassNames
+from flowers_mtl.eval import metrics as evaluation
+from flowers_mtl.eval import report as reports
+from flowers_mtl.spec import ClassNames
 
 CLASSES = ClassNames({task: tuple(names) for task, names in TINY_CLASSES.items()})
 
@@ -48,7 +49,7 @@ def test_confident_mistakes_surest_first_with_path_and_line():
     assert mistakes[0]["confidence"] == 0.95
     # the unknown colour of row 3 is never a mistake
     assert [m["path"] for m in report["colour"]["confident_mistakes"]] == ["img/0.jpg"]
-    text = evaluation.format_report(report, CLASSES)
+    text = reports.format_report(report, CLASSES)
     assert "0.950 daisy (labelled rose)  line 6: img/4.jpg" in text
 
 
@@ -68,7 +69,7 @@ def test_loss_and_accuracy_skip_unknown():
 def test_text_report_and_pngs(tmp_path):
     labels = np.array([[0, 0], [1, 2]])
     report = evaluation.evaluate({"type": one_hot([0, 1], 2), "colour": one_hot([0, 2], 3)}, labels, CLASSES, 2)
-    written = evaluation.write_report(report, CLASSES, tmp_path, "test")
+    written = reports.write_report(report, CLASSES, tmp_path, "test")
     names = sorted(p.name for p in written)
     assert names == ["test.json", "test.txt", "test_colour_confusion.png", "test_type_confusion.png"]
     assert "type: accuracy 1.0000" in (tmp_path / "test.txt").read_text()
@@ -79,6 +80,7 @@ def run(script, *args):
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
 
 
+@pytest.mark.subprocess
 def test_evaluate_cli_json(trained_model):
     split = trained_model.parent / "data" / "test.txt"
     done = run("evaluate.py", "--model", trained_model, "--split", split, "--json")
@@ -88,12 +90,14 @@ def test_evaluate_cli_json(trained_model):
     for task in ("type", "colour"):
         assert set(report[task]) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
     assert report["colour"]["skipped_unknown"] == 2
-    assert 0 <= report["both_correct"] <= 1
+    labelled = [line.split(", ") for line in split.read_text().splitlines()]
+    assert report["both_n"] == sum(colour != "-1" for _, _, colour in labelled) == 12
     assert (trained_model / "evaluation" / "test_type_confusion.png").is_file()
     for mistake in report["type"]["confident_mistakes"]:
         assert (split.parent / mistake["path"]).is_file() or mistake["path"].startswith(str(split.parent))
 
 
+@pytest.mark.subprocess
 def test_evaluate_cli_flip_tta(trained_model):
     split = trained_model.parent / "data" / "test.txt"
     done = run("evaluate.py", "--model", trained_model, "--split", split, "--json", "--flip-tta")
@@ -103,6 +107,7 @@ def test_evaluate_cli_flip_tta(trained_model):
     assert (trained_model / "evaluation" / "test-flip-tta.json").is_file()  # beside, not over, the plain report
 
 
+@pytest.mark.subprocess
 def test_evaluate_cli_errors_are_one_line(trained_model, tmp_path):
     done = run("evaluate.py", "--model", tmp_path, "--split", trained_model.parent / "data" / "test.txt")
     assert done.returncode == 2

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from flowers_mtl.data.images import load_rgb, try_load_rgb
 from flowers_mtl.errors import UserInputError
-from flowers_mtl.images import load_rgb, try_load_rgb
 
 
 def test_resizes_whole_photo_to_square_rgb_uint8(tmp_path):
@@ -56,3 +56,28 @@ def test_bad_files_name_the_path(tmp_path):
 def test_try_load_reports_failure_instead_of_raising(tmp_path):
     image, ok = try_load_rgb(str(tmp_path / "nope.jpg").encode(), 8)
     assert not ok and image.shape == (8, 8, 3)
+
+
+def test_the_contract_chooses_squash_or_centre_crop(tmp_path):
+    from flowers_mtl.spec import Preprocessing
+
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :10] = (255, 0, 0)  # a red band on the left, well outside the centred square
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    squashed = load_rgb(str(tmp_path / "wide.png"), 20, Preprocessing(resize="squash"))
+    cropped = load_rgb(str(tmp_path / "wide.png"), 20, Preprocessing(resize="center_crop"))
+    assert squashed[:, :2, 0].mean() > 200 and cropped[:, :, 0].max() < 10
+
+
+def test_exif_orientation_is_applied_only_when_the_contract_says_so(tmp_path):
+    from flowers_mtl.spec import Preprocessing
+
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = 255  # white left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    Image.fromarray(pixels).save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=95)
+    upright = load_rgb(str(tmp_path / "turned.jpg"), 20, Preprocessing(exif_transpose=True))
+    as_stored = load_rgb(str(tmp_path / "turned.jpg"), 20, Preprocessing(exif_transpose=False))
+    assert upright[:10].mean() > 200 and upright[10:].mean() < 50  # white on top once turned
+    assert as_stored[:, :10].mean() > 200 and as_stored[:, 10:].mean() < 50

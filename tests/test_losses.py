@@ -1,7 +1,12 @@
 import numpy as np
 import tensorflow as tf
 
-from flowers_mtl.losses import joint_loss, masked_cross_entropy
+from flowers_mtl.train.losses import masked_cross_entropy as sum_and_count
+from flowers_mtl.train.losses import mean_loss, task_losses
+
+
+def masked_cross_entropy(*args, **kwargs):
+    return mean_loss(*sum_and_count(*args, **kwargs))
 
 
 def test_equals_plain_cross_entropy_when_all_known():
@@ -26,12 +31,26 @@ def test_no_known_label_gives_zero_loss_and_zero_gradient_not_nan():
     assert np.all(np.isfinite(gradient.numpy())) and np.all(gradient.numpy() == 0)
 
 
-def test_joint_loss_is_the_sum_of_task_losses():
-    logits = {"type": tf.constant([[1.0, 0.0]]), "colour": tf.constant([[0.0, 1.0, 0.0]])}
-    labels = tf.constant([[1, 2]])
-    total, per_task = joint_loss(labels, logits, ("type", "colour"))
-    np.testing.assert_allclose(float(total), float(per_task["type"] + per_task["colour"]), rtol=1e-6)
-    assert float(per_task["type"]) > 0
+def test_task_losses_are_each_tasks_sum_and_count():
+    logits = {"type": tf.constant([[1.0, 0.0], [0.0, 1.0]]), "colour": tf.constant([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])}
+    labels = tf.constant([[1, 2], [1, -1]])
+    pairs = task_losses(labels, logits, ("type", "colour"))
+    assert float(pairs["type"][1]) == 2.0 and float(pairs["colour"][1]) == 1.0
+    expected = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 1], logits=logits["type"])
+    np.testing.assert_allclose(float(pairs["type"][0]), float(tf.reduce_sum(expected)), rtol=1e-6)
+
+
+def test_sums_and_counts_add_up_across_replicas_to_the_whole_batch_mean():
+    """Two replicas with different numbers of known labels: dividing each sum by the global
+    count and adding gives the whole batch's mean; the mean of the local means does not."""
+    logits = tf.constant([[2.0, 0.0], [0.0, 3.0], [1.0, 1.0], [5.0, -5.0]])
+    labels = tf.constant([0, 0, -1, 0])  # replica 1: two known, both costly; replica 2: one, nearly free
+    whole = float(masked_cross_entropy(labels, logits))
+    (s1, c1), (s2, c2) = sum_and_count(labels[:2], logits[:2]), sum_and_count(labels[2:], logits[2:])
+    count = c1 + c2
+    np.testing.assert_allclose(float(s1 / count + s2 / count), whole, rtol=1e-6)
+    local_means = (float(mean_loss(s1, c1)) + float(mean_loss(s2, c2))) / 2
+    assert abs(local_means - whole) > 0.1
 
 
 def test_label_smoothing_raises_loss_of_a_confident_right_answer():
@@ -40,7 +59,7 @@ def test_label_smoothing_raises_loss_of_a_confident_right_answer():
 
 
 def test_class_weights_make_each_class_count_equally():
-    from flowers_mtl.losses import class_weights_from_counts
+    from flowers_mtl.train.losses import class_weights_from_counts
 
     counts = np.array([90, 10, 0])
     balanced = class_weights_from_counts(counts, "balanced")

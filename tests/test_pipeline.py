@@ -4,9 +4,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from conftest import make_dataset
-from flowers_mtl import pipeline
-from flowers_mtl.splits import load_classes, read_split
+from conftest import make_dataset, make_spec
+from flowers_mtl.data import pipeline
+from flowers_mtl.data.splits import load_classes, read_split
+
+SPEC = make_spec({"type": 2, "colour": 3}, 32)
 
 
 def split_of(folder, name="train"):
@@ -15,11 +17,11 @@ def split_of(folder, name="train"):
 
 def test_training_batches_have_shapes_and_all_labels(tmp_path):
     split = split_of(make_dataset(tmp_path, per_class=2))  # 12 photos
-    batches = list(pipeline.training_dataset(split, 32, 5, seed=0, epoch=0))
+    batches = list(pipeline.training_dataset(split, SPEC, 5, seed=0, epoch=0))
     assert [int(images.shape[0]) for images, *_ in batches] == [5, 5, 2]
     images, labels = batches[0]
     assert images.shape[1:] == (32, 32, 3) and images.dtype == tf.float32 and labels.shape[1] == 2
-    seen = sorted(map(tuple, np.concatenate([l.numpy() for _, l in batches]).tolist()))
+    seen = sorted(map(tuple, np.concatenate([labels.numpy() for _, labels in batches]).tolist()))
     assert seen == sorted(map(tuple, split.labels.tolist()))
 
 
@@ -27,7 +29,7 @@ def test_order_depends_only_on_seed_and_epoch(tmp_path):
     split = split_of(make_dataset(tmp_path, per_class=2))
 
     def labels(seed, epoch):
-        return np.concatenate([l.numpy() for _, l in pipeline.training_dataset(split, 32, 4, seed, epoch)]).tolist()
+        return np.concatenate([labels.numpy() for _, labels in pipeline.training_dataset(split, SPEC, 4, seed, epoch)]).tolist()
 
     assert labels(0, 0) == labels(0, 0)
     assert labels(0, 0) != labels(0, 1)
@@ -53,18 +55,18 @@ def test_undecodable_photos_are_skipped_counted_and_named(tmp_path):
     Image.new("RGB", (8, 8)).save(folder / "img" / "ok.png")
     (folder / "img" / "0_red_0.png").write_bytes(b"garbage")
     split = split_of(folder)
-    seen = sum(int(images.shape[0]) for images, *_ in pipeline.evaluation_dataset(split, 32, 4))
+    seen = sum(int(images.shape[0]) for images, *_ in pipeline.evaluation_dataset(split, SPEC, 4))
     assert seen == 5 and pipeline.count_skipped(split, seen) == 1
-    (name,) = pipeline.undecodable(split, 32)
+    (name,) = pipeline.undecodable(split, SPEC)
     assert name.endswith("train.txt:1: " + str(folder / "img" / "0_red_0.png"))
 
 
 def test_cache_is_shared_across_epochs(tmp_path):
     folder = make_dataset(tmp_path, per_class=1)
     split = split_of(folder)
-    cached = pipeline.cached_decoded(split, 32)
-    first = [l.numpy().tolist() for _, l in pipeline.training_dataset(split, 32, 6, 0, 0, cached=cached)]
+    cached = pipeline.cached_decoded(split, SPEC)
+    first = [labels.numpy().tolist() for _, labels in pipeline.training_dataset(split, SPEC, 6, 0, 0, cached=cached)]
     for path in split.paths:  # the files are gone, the cache still serves every photo
         Path(path).unlink()
-    again = [l.numpy().tolist() for _, l in pipeline.training_dataset(split, 32, 6, 0, 1, cached=cached)]
+    again = [labels.numpy().tolist() for _, labels in pipeline.training_dataset(split, SPEC, 6, 0, 1, cached=cached)]
     assert sum(map(len, again)) == sum(map(len, first)) == 6

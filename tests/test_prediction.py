@@ -3,11 +3,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, TINY_CLASSES
-from flowers_mtl import modeldir
 from flowers_mtl.errors import UserInputError
-from flowers_mtl.prediction import predict_paths
+from flowers_mtl.eval.prediction import predict_paths
+from flowers_mtl.model import store
 
 
 def run(*args):
@@ -15,7 +16,7 @@ def run(*args):
 
 
 def test_predictions_are_class_names_with_probabilities(trained_model):
-    trained = modeldir.load_trained(trained_model)
+    trained = store.load_trained(trained_model)
     image = trained_model.parent / "data" / "img" / "0_red_0.png"
     (prediction,) = predict_paths(trained, [str(image)], top_k=3)
     assert [name for name, _ in prediction.top["type"]] in (["rose", "daisy"], ["daisy", "rose"])
@@ -25,12 +26,13 @@ def test_predictions_are_class_names_with_probabilities(trained_model):
 
 
 def test_bad_paths_do_not_stop_the_others(trained_model, tmp_path):
-    trained = modeldir.load_trained(trained_model)
+    trained = store.load_trained(trained_model)
     good = str(trained_model.parent / "data" / "img" / "1_pink_0.png")
     outcomes = list(predict_paths(trained, [str(tmp_path / "nope.jpg"), good], batch_size=1))
     assert isinstance(outcomes[0], UserInputError) and outcomes[1].path == good
 
 
+@pytest.mark.subprocess
 def test_cli_json_lines_and_exit_code_2_on_bad_path(trained_model, tmp_path):
     text_file = tmp_path / "notes.txt"
     text_file.write_text("hello")
@@ -48,12 +50,14 @@ def test_cli_json_lines_and_exit_code_2_on_bad_path(trained_model, tmp_path):
     assert "missing.jpg: no such file" in errors[0] and "notes.txt: not an image" in errors[1]
 
 
+@pytest.mark.subprocess
 def test_cli_text_top_k(trained_model):
     done = run("--model", trained_model, trained_model.parent / "data" / "img" / "0_pink_0.png", "--top-k", "2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("type: ") == 1 and done.stdout.count(", ") >= 2
 
 
+@pytest.mark.subprocess
 def test_cli_model_folder_errors(tmp_path):
     done = run("--model", tmp_path, "x.jpg")
     assert done.returncode == 2 and "not a model folder" in done.stderr and "Traceback" not in done.stderr
@@ -61,11 +65,12 @@ def test_cli_model_folder_errors(tmp_path):
 
 def test_same_pixels_as_training_pipeline(trained_model):
     """predict.py and the training/evaluation pipeline must see identical pixels for one file."""
-    from flowers_mtl import pipeline
-    from flowers_mtl.images import load_rgb
-    from flowers_mtl.splits import load_classes, read_split
+    from flowers_mtl.data import pipeline
+    from flowers_mtl.data.images import load_rgb
+    from flowers_mtl.data.splits import load_classes, read_split
 
     data = trained_model.parent / "data"
+    spec = store.load_trained(trained_model).spec
     split = read_split(data / "test.txt", load_classes(data / "classes.json"))
-    images, *_ = next(iter(pipeline.evaluation_dataset(split, 32, 1)))
-    np.testing.assert_array_equal(images.numpy()[0], load_rgb(split.paths[0], 32).astype(np.float32))
+    images, *_ = next(iter(pipeline.evaluation_dataset(split, spec, 1)))
+    np.testing.assert_array_equal(images.numpy()[0], load_rgb(split.paths[0], 32, spec.preprocessing).astype(np.float32))

@@ -2,9 +2,11 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from conftest import ROOT, draw
-from flowers_mtl import prepare
-from flowers_mtl.splits import load_classes, read_split
+from flowers_mtl.data import prepare
+from flowers_mtl.data.splits import load_classes, read_split
 
 
 def photo_tree(root, per_class=10):
@@ -44,7 +46,9 @@ def test_same_seed_same_splits_other_seed_other_splits(tmp_path):
     a = prepare.prepare(photos, classes, seed=1)
     b = prepare.prepare(photos, classes, seed=1)
     c = prepare.prepare(photos, classes, seed=2)
-    paths = lambda p: {k: [x.path for x in v] for k, v in p.splits.items()}
+    def paths(prepared):
+        return {name: [photo.path for photo in photos] for name, photos in prepared.splits.items()}
+
     assert paths(a) == paths(b) and paths(a) != paths(c)
 
 
@@ -70,6 +74,7 @@ def test_unknown_colour_folder(tmp_path):
     assert [p.labels for p in photos if p.path.name == "mix.png"] == [(1, -1)]
 
 
+@pytest.mark.subprocess
 def test_csv_input_with_names(tmp_path):
     root = photo_tree(tmp_path / "photos", per_class=4)
     rows = ["path,type,colour"] + [f"{p.relative_to(tmp_path)},{p.parent.parent.name},{p.parent.name}" for p in sorted(root.glob("*/*/*.png"))]
@@ -81,6 +86,7 @@ def test_csv_input_with_names(tmp_path):
     assert sum(len(s) for s in splits.values()) == 24
 
 
+@pytest.mark.subprocess
 def test_cli_errors_are_one_line(tmp_path):
     (tmp_path / "bad.csv").write_text("a.png,rose\n")
     done = run_prepare("--from-csv", tmp_path / "bad.csv", "--out", tmp_path / "out")

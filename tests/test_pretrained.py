@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED
-from flowers_mtl import pretrained
+from conftest import SHARED, make_spec
+from flowers_mtl.data.images import load_rgb
 from flowers_mtl.errors import UserInputError
-from flowers_mtl.images import load_rgb
-from flowers_mtl.model import MultiTaskSqueezeNet
+from flowers_mtl.model import pretrained
+from flowers_mtl.model.layer import build_model
 
 WEIGHTS = SHARED / "pretrained"
 H5 = WEIGHTS / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -18,14 +18,12 @@ IR = WEIGHTS / "squeezenet1.1.xml"
 # forward pass of the Caffe model).
 REFERENCE_TOP5 = {"da0000.jpg": [985, 990, 309, 308, 328], "da0001.jpg": [985, 987, 998, 599, 953]}
 DAISIES = [SHARED / "datasets" / "flowers" / "images" / "daisy" / name for name in REFERENCE_TOP5]
-needs_weights = pytest.mark.skipif(not H5.is_file() or not IR.is_file(), reason=f"needs the shared ImageNet weights in {WEIGHTS} (absent)")
+needs_weights = pytest.mark.shared_data
 DAISY_CLASS = 985
 
 
 def two_head_model(size=227):
-    model = MultiTaskSqueezeNet({"type": 5, "colour": 6})
-    model.build_variables(size)
-    return model
+    return build_model(make_spec({"type": 5, "colour": 6}, size))
 
 
 @needs_weights
@@ -55,7 +53,7 @@ def test_import_fills_trunk_and_every_fire9_head(source):
 
 
 @needs_weights
-@pytest.mark.skipif(not all(p.is_file() for p in DAISIES), reason="needs the shared flower photos")
+@pytest.mark.shared_data
 def test_imported_network_reproduces_imagenet_daisy():
     """Trunk + fire9 from the fp32 h5, ImageNet conv10 from the IR (ReLU, then global average as in
     Caffe): the top-1 ImageNet class is 985 (daisy) and the whole top-5 is the reference's."""

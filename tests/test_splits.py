@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from flowers_mtl.data.splits import UNKNOWN, load_classes, read_split
 from flowers_mtl.errors import UserInputError
-from flowers_mtl.splits import UNKNOWN, load_classes, read_split
 
 
 @pytest.fixture

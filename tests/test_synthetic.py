@@ -1,5 +1,5 @@
-from flowers_mtl import synthetic
-from flowers_mtl.splits import load_classes, read_split
+from flowers_mtl.data import synthetic
+from flowers_mtl.data.splits import load_classes, read_split
 
 
 def test_generates_a_labelled_split_set_once(tmp_path):

@@ -1,54 +1,37 @@
+"""Training: step-level checks on fixed batches (what each step moves, and that it lowers the
+loss), then short runs of the loop read through its history, never its log text."""
+
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SHARED, make_dataset, tiny_config
-from flowers_mtl import modeldir, training
-from flowers_mtl.errors import UserInputError
-from flowers_mtl.losses import TaskWeighting, soft_sharing_penalty
-from flowers_mtl.splits import load_classes
+from conftest import PRETRAINED_H5, make_dataset, tiny_config
+from flowers_mtl.config import TrainConfig
+from flowers_mtl.data.splits import load_classes
+from flowers_mtl.errors import TrainingDiverged, UserInputError
+from flowers_mtl.model import store
+from flowers_mtl.model.layer import build_model
+from flowers_mtl.train.loop import train
+from flowers_mtl.train.losses import TaskWeighting, soft_sharing_penalty
+from flowers_mtl.train.step import StepPlan
 
-
-MODES = {
-    "joint": {},
-    "alternate": {"mode": "alternate", "epochs": 80},  # each task steps every other batch: twice the steps
-    "soft sharing": {"sharing": "soft", "soft_weight": 1e-2},
-    # learned weights settle near 1 / (2 * loss): about half the step size while losses are near 1
-    "uncertainty weighting": {"loss_weighting": "uncertainty", "epochs": 80},
-    # colour alone (3 classes) has no easy type loss (2 shapes) to pull the sum down early
-    "colour only": {"tasks": ["colour"], "epochs": 80},
-}
-
-
-@pytest.mark.parametrize("settings", MODES.values(), ids=MODES.keys())
-def test_loss_falls_on_a_tiny_overfit_in_every_mode(tmp_path, settings):
-    """16 tiny pictures, a few dozen steps: the summed loss must drop well below its start."""
-    tf.random.set_seed(0)  # the initial weights; CPU threads still vary the run a little
-    data = make_dataset(tmp_path / "data", per_class=2, unknown=4)  # 12 labelled + 4 colour-unknown
-    lines = []
-    settings = {"epochs": 40} | settings
-    config = tiny_config(data, tmp_path / "model", batch_size=16, learning_rate=2e-3,
-                         max_rotation_deg=0.0, min_crop_area=1.0, dropout_keep_prob=1.0, log_every=1, **settings)
-    training.train(config, log=lines.append)
-    tasks = settings.get("tasks", ["type", "colour"])
-    epochs = [line.split("| ")[0] for line in lines if line.startswith("epoch")]
-    losses = [sum(float(line.split(f" {task} ")[1].split()[0]) for task in tasks) for line in epochs]
-    assert len(losses) == config.epochs
-    assert all(np.isfinite(losses))
-    assert losses[-1] < 0.5 * losses[0], losses
+QUIET = {"log": lambda *_: None}
 
 
 def _plan(tmp_path, **settings):
     data = make_dataset(tmp_path / "data", per_class=1)
     config = tiny_config(data, tmp_path / "m", **settings)
     classes = load_classes(data / "classes.json")
-    model = modeldir.build_model(config, classes)
+    tasks = config.check_tasks(classes.tasks)
+    tf.random.set_seed(0)
+    model = build_model(config.model.with_classes(classes.only(tasks)), config.weight_decay)
     weighting = TaskWeighting(model.tasks, learned=config.loss_weighting == "uncertainty")
-    plan = training.StepPlan(model, config, 100, None, weighting)
+    plan = StepPlan(model, config, 100, None, weighting)
     images = tf.random.stateless_uniform([4, 32, 32, 3], seed=[0, 1], maxval=255.0)
-    labels = tf.constant([[0, 0], [1, 1], [0, 2], [1, -1]])
+    every_task = tf.constant([[0, 0], [1, 1], [0, 2], [1, -1]])  # type, colour
+    labels = tf.gather(every_task, [classes.tasks.index(task) for task in tasks], axis=1)
     return model, plan, weighting, images, labels
 
 
@@ -58,6 +41,33 @@ def snapshot(variables):
 
 def changed(before, variables):
     return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+MODES = {
+    "joint": {},
+    "alternate": {"mode": "alternate"},
+    "soft sharing": {"sharing": "soft", "soft_weight": 1e-2},
+    "uncertainty weighting": {"loss_weighting": "uncertainty"},
+    "colour only": {"tasks": ["colour"]},
+}
+
+
+@pytest.mark.parametrize("settings", MODES.values(), ids=MODES.keys())
+def test_steps_on_a_fixed_batch_lower_its_loss_in_every_mode(tmp_path, settings):
+    model, plan, _, images, labels = _plan(tmp_path, learning_rate=2e-3, dropout_keep_prob=1.0, **settings)
+    tasks = model.tasks
+
+    def loss_now():
+        logits = model(images, training=False)
+        return sum(float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.maximum(labels[:, i], 0), logits=logits[task]) * tf.cast(labels[:, i] >= 0, tf.float32)))
+            for i, task in enumerate(tasks))
+
+    before = loss_now()
+    for step in range(12):
+        losses = plan.step_for(step, frozen=False)(images, labels)
+        assert all(np.isfinite(float(v)) for v in losses.values())
+    assert loss_now() < 0.7 * before
 
 
 def test_alternate_steps_leave_the_other_head_untouched(tmp_path):
@@ -75,10 +85,17 @@ def test_alternate_steps_leave_the_other_head_untouched(tmp_path):
 
 def test_frozen_steps_move_only_head_variables(tmp_path):
     model, plan, _, images, labels = _plan(tmp_path)
-    trunk = model.trunk_variables()
-    before = snapshot(trunk)
+    trunk, heads = model.trunk_variables(), model.head_variables()
+    before_trunk, before_heads = snapshot(trunk), snapshot(heads)
     plan.step_for(0, frozen=True)(images, labels)
-    assert not any(changed(before, trunk))
+    assert not any(changed(before_trunk, trunk)) and all(changed(before_heads, heads))
+
+
+def test_a_joint_step_moves_every_variable(tmp_path):
+    model, plan, _, images, labels = _plan(tmp_path)
+    before = snapshot(model.trainable_variables)
+    plan.step_for(0, frozen=False)(images, labels)
+    assert all(changed(before, model.trainable_variables))
 
 
 def test_soft_sharing_has_a_trunk_per_task_pulled_together(tmp_path):
@@ -102,13 +119,6 @@ def test_uncertainty_weights_are_trained(tmp_path):
     assert all(abs(w - 1.0) > 1e-3 for w in weighting.effective().values())
 
 
-def test_uncertainty_weights_are_logged_each_epoch(tmp_path):
-    data = make_dataset(tmp_path / "data", per_class=1)
-    lines = []
-    training.train(tiny_config(data, tmp_path / "m", loss_weighting="uncertainty", epochs=2), log=lines.append)
-    assert all("| loss weights type " in line for line in lines if line.startswith("epoch"))
-
-
 def test_a_task_with_no_label_in_the_batch_adds_nothing(tmp_path):
     """Every colour unknown in an alternate colour step: zero loss, no NaN, nothing moves (weight
     decay off: it would move the weights on its own, labels or not)."""
@@ -122,30 +132,47 @@ def test_a_task_with_no_label_in_the_batch_adds_nothing(tmp_path):
     assert not any(changed(before, variables))
 
 
-def test_resume_refuses_another_network_layout(tmp_path):
+# ---------------------------------------------------------------- runs of the loop
+
+def test_history_has_one_record_per_epoch_with_losses_and_validation(tmp_path):
+    data = make_dataset(tmp_path / "data", per_class=1)  # 6 photos, batch 4: 2 steps per epoch
+    result = train(tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, loss_weighting="uncertainty"), **QUIET)
+    assert [(r["epoch"], r["step"]) for r in result.history] == [(1, 2), (2, 4)]
+    for record in result.history:
+        assert set(record["train_loss"]) == {"type", "colour"} and all(np.isfinite(list(record["train_loss"].values())))
+        assert record["val"]["type"]["n"] == 6 and 0 <= record["val"]["colour"]["accuracy"] <= 1
+        assert set(record["loss_weights"]) == {"type", "colour"}
+    assert result.history[0]["best"]  # the first validated epoch is always the best so far
+
+
+def test_resume_refuses_other_settings_and_names_them(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
-    training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
-    with pytest.raises(UserInputError, match="sharing 'hard', not 'soft'"):
-        training.train(tiny_config(data, tmp_path / "m", sharing="soft"), log=lambda *_: None)
+    train(tiny_config(data, tmp_path / "m"), **QUIET)
+    with pytest.raises(UserInputError, match="sharing: 'soft' != 'hard'"):
+        train(tiny_config(data, tmp_path / "m", sharing="soft"), **QUIET)
+    with pytest.raises(UserInputError, match="learning_rate: 0.1 != 0.0003"):
+        train(tiny_config(data, tmp_path / "m", learning_rate=0.1), **QUIET)
+    with pytest.raises(UserInputError, match="image_size: 48 != 32"):
+        train(tiny_config(data, tmp_path / "m", image_size=48), **QUIET)
 
 
 def test_single_task_model_evaluates_and_predicts_its_task_only(tmp_path):
+    from flowers_mtl.eval.scoring import read_split_for
+
     data = make_dataset(tmp_path / "data", per_class=1)
-    training.train(tiny_config(data, tmp_path / "m", tasks=["colour"]), log=lambda *_: None)
-    trained = modeldir.load_trained(tmp_path / "m")
+    train(tiny_config(data, tmp_path / "m", tasks=["colour"]), **QUIET)
+    trained = store.load_trained(tmp_path / "m")
     assert trained.classes.tasks == ("colour",) and trained.all_classes.tasks == ("type", "colour")
-    split = trained.read_split(data / "test.txt")
-    assert split.labels.shape == (6, 1)
-    images = np.zeros((1, 32, 32, 3), np.float32)
-    assert set(trained.probabilities(images)) == {"colour"}
+    assert read_split_for(trained, data / "test.txt").labels.shape == (6, 1)
+    assert set(trained.probabilities(np.zeros((1, 32, 32, 3), np.float32))) == {"colour"}
 
 
 def test_unknown_task_names_are_user_errors(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     with pytest.raises(UserInputError, match="--tasks: unknown task shape"):
-        training.train(tiny_config(data, tmp_path / "m", tasks=["shape"]), log=lambda *_: None)
+        train(tiny_config(data, tmp_path / "m", tasks=["shape"]), **QUIET)
     with pytest.raises(UserInputError, match="--loss-weights: unknown task size"):
-        training.train(tiny_config(data, tmp_path / "m2", loss_weights={"size": 1.0}), log=lambda *_: None)
+        train(tiny_config(data, tmp_path / "m2", loss_weights={"size": 1.0}), **QUIET)
 
 
 def test_masked_unknown_labels_train_without_nan(tmp_path):
@@ -154,129 +181,162 @@ def test_masked_unknown_labels_train_without_nan(tmp_path):
     for name in ("train", "val", "test"):
         path = data / f"{name}.txt"
         path.write_text("".join(line.rsplit(",", 1)[0] + ", -1\n" for line in path.read_text().splitlines()))
-    result = training.train(tiny_config(data, tmp_path / "model", epochs=2), log=lambda *_: None)
-    trained = modeldir.load_trained(result.folder)
+    result = train(tiny_config(data, tmp_path / "model", epochs=2), **QUIET)
+    assert all(r["train_loss"]["colour"] == 0.0 and r["train_loss"]["type"] > 0 for r in result.history)
+    trained = store.load_trained(result.folder)
     assert all(np.all(np.isfinite(v.numpy())) for v in trained.model.variables)
-    metrics = json.loads((result.folder / "best" / "metrics.json").read_text())
-    assert metrics["validation"]["colour"]["n"] == 0
+    assert result.best["validation"]["colour"]["n"] == 0
 
 
 def test_rerunning_resumes_the_step_count(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)  # 6 photos, batch 4: 2 steps per epoch
-    first = training.train(tiny_config(data, tmp_path / "m", epochs=1, batch_size=4), log=lambda *_: None)
+    first = train(tiny_config(data, tmp_path / "m", epochs=1, batch_size=4), **QUIET)
     assert first.steps == 2
-    lines = []
-    second = training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), log=lines.append)
-    assert second.steps == 6
-    assert any("resuming" in line and "at step 2" in line for line in lines)
-    assert [line.split(":")[0] for line in lines if line.startswith("epoch")] == ["epoch 2/3 step 4", "epoch 3/3 step 6"]
-    again = []
-    training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), log=again.append)
-    assert any("nothing to do" in line for line in again)
+    second = train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), **QUIET)
+    assert second.steps == 6 and [r["epoch"] for r in second.history] == [2, 3]
+    again = train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4), **QUIET)
+    assert again.steps == 6 and again.history == []
 
 
 def test_resume_mid_epoch_continues_from_the_checkpoint(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2)  # 12 photos, batch 4: 3 steps per epoch
-    training.train(tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, max_steps=4, checkpoint_every=1),
-                   log=lambda *_: None)
-    lines = []
-    result = training.train(tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, checkpoint_every=1), log=lines.append)
-    assert result.steps == 6
-    assert [line.split(":")[0] for line in lines if line.startswith("epoch")] == ["epoch 2/2 step 6"]
+    config = tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, checkpoint_every=1)
+    train(config.replace(max_steps=4), **QUIET)
+    result = train(config, **QUIET)
+    assert result.steps == 6 and [(r["epoch"], r["step"]) for r in result.history] == [(2, 6)]
 
 
 def test_max_steps_stops_early(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2)
-    result = training.train(tiny_config(data, tmp_path / "m", epochs=5, batch_size=4, max_steps=2), log=lambda *_: None)
-    assert result.steps == 2
+    assert train(tiny_config(data, tmp_path / "m", epochs=5, batch_size=4, max_steps=2), **QUIET).steps == 2
 
 
-def test_best_model_and_config_are_saved(tmp_path):
+def test_model_folder_holds_spec_config_and_best(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
-    result = training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
-    for name in ("config.json", "classes.json", "best/model.index", "best/metrics.json"):
+    result = train(tiny_config(data, tmp_path / "m"), **QUIET)
+    for name in ("model.json", "config.json", "classes.json", "best/model.index", "best/metrics.json"):
         assert (result.folder / name).is_file(), name
     assert list((result.folder / "logs").iterdir())
-    trained = modeldir.load_trained(result.folder)
+    trained = store.load_trained(result.folder)
     assert trained.checkpoint.endswith("best/model") and trained.image_size == 32
+    assert TrainConfig.load(result.folder).model.image_size == 32
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(tmp_path):
+def test_saved_weights_load_back_exactly(tmp_path):
+    """best/ written from a model with known (random) weights loads into a model with the same
+    weights and the same answers."""
+    from conftest import make_spec
+
+    spec = make_spec({"type": 2, "colour": 3}, 32)
+    model = build_model(spec)
+    for v in model.variables:
+        v.assign(tf.random.stateless_normal(v.shape, seed=[len(v.name), 7]) * 0.05)
+    folder = tmp_path / "m"
+    (folder / store.BEST).mkdir(parents=True)
+    spec.save(folder)
+    store.save_weights(model, store.best_prefix(folder))
+    loaded = store.load_trained(folder)
+    for a, b in zip(model.variables, loaded.model.variables):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    images = tf.random.stateless_uniform([3, 32, 32, 3], seed=[3, 4], maxval=255.0)
+    expected = {task: tf.nn.softmax(v).numpy() for task, v in model(images).items()}
+    for task, probs in loaded.probabilities(images).items():
+        np.testing.assert_allclose(probs, expected[task], rtol=1e-5, atol=1e-6)
+
+
+def test_a_folder_from_before_model_json_still_loads(tmp_path):
+    """Older folders have a flat config.json and no model.json: the spec is rebuilt from them."""
     data = make_dataset(tmp_path / "data", per_class=1)
-    result = training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
-    images = tf.random.uniform([3, 32, 32, 3], 0, 255, seed=3)
-    a = modeldir.load_trained(result.folder).probabilities(images)
-    b = modeldir.load_trained(result.folder).probabilities(images)
-    for task in a:
-        np.testing.assert_array_equal(a[task], b[task])
+    result = train(tiny_config(data, tmp_path / "m", tasks=["colour"], split_after="fire9"), **QUIET)
+    (result.folder / "model.json").unlink()
+    old = {"train": "t", "val": None, "test": None, "classes": "c", "out": "m", "tasks": ["colour"],
+           "split_after": "fire9", "sharing": "hard", "image_size": 32, "dropout_keep_prob": 0.5, "epochs": 1}
+    (result.folder / "config.json").write_text(json.dumps(old))
+    trained = store.load_trained(result.folder)
+    assert trained.spec.split_after == "fire9" and trained.classes.tasks == ("colour",) and trained.image_size == 32
+    (result.folder / "config.json").unlink()
+    with pytest.raises(UserInputError, match="not a model folder"):
+        store.load_trained(result.folder)
 
 
 def test_refuses_to_resume_with_other_classes(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
-    training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+    train(tiny_config(data, tmp_path / "m"), **QUIET)
     (data / "classes.json").write_text(json.dumps({"type": ["rose", "tulip"], "colour": ["red", "pink", "white"]}))
     with pytest.raises(UserInputError, match="other classes"):
-        training.train(tiny_config(data, tmp_path / "m"), log=lambda *_: None)
+        train(tiny_config(data, tmp_path / "m"), **QUIET)
 
 
-def test_undecodable_training_photos_are_reported(tmp_path):
+def test_undecodable_training_photos_are_counted_and_named(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     (data / "img" / "1_white_0.png").write_bytes(b"not a png")
     lines = []
-    training.train(tiny_config(data, tmp_path / "m"), log=lines.append)
-    epoch_line = next(line for line in lines if line.startswith("epoch"))
-    assert "skipped 1 undecodable photo(s) of 6" in epoch_line
+    result = train(tiny_config(data, tmp_path / "m"), log=lines.append)
+    assert result.history[0]["skipped_undecodable"] == 1
+    assert result.history[0]["val"]["skipped_undecodable"] == 1
     assert any(line.startswith("undecodable: ") and "1_white_0.png" in line for line in lines)
 
 
 def test_bad_settings_are_user_errors(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     with pytest.raises(UserInputError, match="--batch-size must be positive"):
-        training.train(tiny_config(data, tmp_path / "m", batch_size=0))
+        train(tiny_config(data, tmp_path / "m", batch_size=0))
 
 
-def test_divergence_stops_with_a_clear_message(tmp_path):
+def test_divergence_raises_its_own_error(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
-    with pytest.raises(UserInputError, match="training diverged at step .* lower --learning-rate"):
-        training.train(tiny_config(data, tmp_path / "m", epochs=3, batch_size=4, optimizer="momentum", learning_rate=1e6),
-                       log=lambda *_: None)
+    config = tiny_config(data, tmp_path / "m", epochs=3, batch_size=4, optimizer="momentum", learning_rate=1e6)
+    with pytest.raises(TrainingDiverged, match="training diverged by step .* lower --learning-rate"):
+        train(config, **QUIET)
+    assert not issubclass(TrainingDiverged, UserInputError) and not issubclass(UserInputError, ValueError)
 
 
-PRETRAINED_H5 = SHARED / "pretrained" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-@pytest.mark.skipif(not PRETRAINED_H5.is_file(), reason=f"needs the shared ImageNet weights {PRETRAINED_H5} (absent)")
+@pytest.mark.shared_data
 def test_training_starts_from_imagenet_weights_and_resume_does_not_reload_them(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     lines = []
-    training.train(tiny_config(data, tmp_path / "m", pretrained=str(PRETRAINED_H5)), log=lines.append)
+    train(tiny_config(data, tmp_path / "m", pretrained=str(PRETRAINED_H5)), log=lines.append)
     assert any(line.startswith("loaded 56 ImageNet tensors") for line in lines)
     again = []
-    training.train(tiny_config(data, tmp_path / "m", epochs=2, pretrained=str(PRETRAINED_H5)), log=again.append)
+    train(tiny_config(data, tmp_path / "m", epochs=2, pretrained=str(PRETRAINED_H5)), log=again.append)
     assert not any("ImageNet" in line for line in again) and any("resuming" in line for line in again)
 
 
-@pytest.mark.skipif(not PRETRAINED_H5.is_file(), reason=f"needs the shared ImageNet weights {PRETRAINED_H5} (absent)")
+@pytest.mark.shared_data
 def test_frozen_trunk_epochs_train_only_the_heads(tmp_path):
-    from flowers_mtl import pretrained
+    from flowers_mtl.model import pretrained
 
     data = make_dataset(tmp_path / "data", per_class=1)
     config = tiny_config(data, tmp_path / "m", pretrained=str(PRETRAINED_H5), freeze_trunk_epochs=1, epochs=2)
-    lines = []
-    training.train(config, log=lines.append)
-    assert "(heads only)" in next(line for line in lines if line.startswith("epoch 1/2"))
-    assert "(heads only)" not in next(line for line in lines if line.startswith("epoch 2/2"))
-    imagenet = modeldir.build_model(config, load_classes(data / "classes.json"))
+    result = train(config, **QUIET)
+    assert [r["heads_only"] for r in result.history] == [True, False]
+    spec = config.model.with_classes(load_classes(data / "classes.json"))
+    imagenet = build_model(spec)
     pretrained.load_into(imagenet, str(PRETRAINED_H5))
-    trained = modeldir.build_model(config, load_classes(data / "classes.json"))  # as after the frozen epoch (step 1)
+    trained = build_model(spec)  # as after the frozen epoch (step 1)
     tf.train.Checkpoint(model=trained).read(str(tmp_path / "m" / "checkpoints" / "ckpt-1")).expect_partial()
     trunk_same = [np.array_equal(a.numpy(), b.numpy()) for a, b in zip(imagenet.trunk_variables(), trained.trunk_variables())]
     head_same = [np.array_equal(a.numpy(), b.numpy()) for a, b in zip(imagenet.head_variables(), trained.head_variables())]
     assert all(trunk_same) and not any(head_same)
 
 
-def test_class_weighting_is_logged_and_trains(tmp_path):
+def test_class_weighting_is_reported_and_trains(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2, unknown=2)
     lines = []
-    training.train(tiny_config(data, tmp_path / "m", class_weighting="balanced"), log=lines.append)
+    result = train(tiny_config(data, tmp_path / "m", class_weighting="balanced"), log=lines.append)
     assert any(line.startswith("class weights (balanced): type rose 1.00 daisy 1.00; colour") for line in lines)
+    assert all(np.isfinite(list(result.history[0]["train_loss"].values())))
+
+
+@pytest.mark.slow
+def test_a_tiny_set_is_overfit(tmp_path):
+    """The whole loop, end to end: 16 tiny pictures, 40 epochs, the summed loss falls far."""
+    data = make_dataset(tmp_path / "data", per_class=2, unknown=4)  # 12 labelled + 4 colour-unknown
+    config = tiny_config(data, tmp_path / "model", batch_size=16, learning_rate=2e-3, epochs=40,
+                         max_rotation_deg=0.0, min_crop_area=1.0, dropout_keep_prob=1.0)
+    result = train(config, **QUIET)
+    losses = [sum(r["train_loss"].values()) for r in result.history]
+    assert len(losses) == 40 and all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert result.best["validation"]["type"]["accuracy"] >= 0.75  # chance: 0.5

@@ -8,12 +8,9 @@ compare. Stages are timed apart too (decode, augment, step), to show where the t
 
 from __future__ import annotations
 
-import os
-
-from flowers_mtl.cli.common import SYNTHETIC_DATA, quiet_tensorflow  # first: quiets TensorFlow's start-up
-
 import argparse
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from flowers_mtl.cli.common import SYNTHETIC_DATA, quiet_tensorflow
 from flowers_mtl.config import TrainConfig
 from flowers_mtl.data import pipeline
 from flowers_mtl.data.splits import load_classes, read_split
@@ -51,6 +49,12 @@ class BenchSettings:
     repeats: int = 5
     latency_samples: int = 40
     matmul_size: int = 2048
+
+
+def ceilings(gflops: float, macs_per_image: float) -> tuple[float, float]:
+    """(training, inference) images/s that `gflops` of compute allows a network of this size."""
+    per_image = FLOPS_PER_MAC * macs_per_image / 1e9  # GFLOP per image, forward
+    return gflops / (TRAIN_FORWARD_EQUIVALENTS * per_image), gflops / per_image
 
 
 def matmul_gflops(size: int, repeats: int) -> float:
@@ -94,8 +98,7 @@ def run(settings: BenchSettings, log=print) -> dict:
     result["macs_per_image"] = network_cost.macs
     result["params"] = network_cost.params
     log(network_cost.summary())
-    ceiling_train = gflops * 1e9 / (TRAIN_FORWARD_EQUIVALENTS * FLOPS_PER_MAC * network_cost.macs)
-    ceiling_infer = gflops * 1e9 / (FLOPS_PER_MAC * network_cost.macs)
+    ceiling_train, ceiling_infer = ceilings(gflops, network_cost.macs)
     result["ceiling_train_images_per_s"] = ceiling_train
     result["ceiling_infer_images_per_s"] = ceiling_infer
 

@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from . import images
 from ..errors import UserInputError
 from ..spec import ClassNames
+from . import images
 from .splits import UNKNOWN, UNKNOWN_TOKENS, parse_label
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 UNKNOWN_FOLDER = "unknown"
-SPLIT_NAMES = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.60, 0.25, 0.15)
 # A stratum smaller than this is merged into its type (then into one "rare" group) so that
 # scikit-learn can still place members of it in every split.

@@ -39,7 +39,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def only(self, tasks) -> "Split":
+    def only(self, tasks) -> Split:
         """The same photos with the label columns of `tasks` only."""
         columns = [self.classes.tasks.index(task) for task in tasks]
         return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks))

@@ -89,7 +89,7 @@ def read_openvino(xml_path: Path) -> LayerWeights:
             continue
         name = layer.get("name").removesuffix("/WithoutBiases")
         kernel = next(const(layers[i]) for i in feeds[layer_id] if layers[i].get("type") == "Const")
-        add = next(l for l in layers.values() if l.get("type") == "Add" and layer_id in feeds.get(l.get("id"), []))
+        add = next(a for a in layers.values() if a.get("type") == "Add" and layer_id in feeds.get(a.get("id"), []))
         bias = next(const(layers[i]) for i in feeds[add.get("id")] if layers[i].get("type") == "Const")
         weights[name] = (kernel.transpose(2, 3, 1, 0), bias.reshape(-1))  # OIHW -> HWIO
     if not weights:

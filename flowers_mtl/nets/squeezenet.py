@@ -127,5 +127,3 @@ def squeezenet_mtl(
             logits_by_task[task] = logits
     return logits_by_task, end_points
 
-
-squeezenet_mtl.default_image_size = 224

@@ -1,0 +1,2 @@
+# Names vulture cannot see used: pytest finds hooks and fixtures by name.
+pytest_runtest_setup  # noqa
