@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from flowers_mtl.cli.common import MODELS, quiet_tensorflow
-from flowers_mtl.config import TrainConfig
+from flowers_mtl.config import TrainConfig, read_recipe
 from flowers_mtl.errors import UserInputError
 
 from .timing import median_seconds
@@ -131,17 +131,20 @@ def markdown(rows: dict[str, dict], tasks, seeds: int) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="compare.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="compare.py", description="Train named configurations on the same data, "
+                                "budget and seeds, score each on test.txt, and write one Markdown + JSON table.")
     p.add_argument("--data", type=Path, required=True, help="folder with train.txt, val.txt, test.txt, classes.json")
-    p.add_argument("--out", type=Path, default=MODELS / "compare", help="where the runs and the tables go")
-    p.add_argument("--configs", default=",".join(CONFIGURATIONS), help=f"comma-separated, of: {', '.join(CONFIGURATIONS)}")
-    p.add_argument("--seeds", type=int, default=1, help="repeats per configuration (seeds 0..N-1)")
+    p.add_argument("--out", type=Path, default=MODELS / "compare", help="where the runs and the tables go; default models/compare")
+    p.add_argument("--configs", default=",".join(CONFIGURATIONS),
+                   help=f"configurations to train, comma-separated; default all: {', '.join(CONFIGURATIONS)}")
+    p.add_argument("--seeds", type=int, default=1, help="repeats per configuration (seeds 0..N-1); default 1")
+    p.add_argument("--config", type=Path, help="JSON recipe of the shared budget (e.g. configs/compare.json); the "
+                   "flags below override it")
     p.add_argument("--pretrained", help="ImageNet weights, as for train.py")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help=f"epochs per run; default {TrainConfig.epochs}")
-    p.add_argument("--image-size", type=int, default=224, help="input size of every run; default 224")
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
-                   help=f"photos per step; default {TrainConfig.batch_size}")
-    p.add_argument("--max-steps", type=int, default=0, help="cap every run at this many steps (0: no cap)")
+    p.add_argument("--epochs", type=int, help=f"epochs per run; default {TrainConfig.epochs}")
+    p.add_argument("--image-size", type=int, help="input size of every run; default 224")
+    p.add_argument("--batch-size", type=int, help=f"photos per step; default {TrainConfig.batch_size}")
+    p.add_argument("--max-steps", type=int, help="cap every run at this many steps; default 0 (no cap)")
     args = p.parse_args(argv)
     names = [name.strip() for name in args.configs.split(",") if name.strip()]
     unknown = [name for name in names if name not in CONFIGURATIONS]
@@ -153,11 +156,13 @@ def main(argv=None) -> int:
         if not (args.data / name).is_file():
             raise UserInputError(f"{args.data}: no {name} in the --data folder")
     pretrained = str(Path(args.pretrained).resolve()) if args.pretrained and args.pretrained != "imagenet" else args.pretrained
-    base = TrainConfig.from_json({
-        "train": str((args.data / "train.txt").resolve()), "val": str((args.data / "val.txt").resolve()),
-        "classes": str((args.data / "classes.json").resolve()), "pretrained": pretrained, "epochs": args.epochs,
-        "image_size": args.image_size, "batch_size": args.batch_size, "max_steps": args.max_steps,
-    }, "compare settings")
+    flags = {"pretrained": pretrained, "epochs": args.epochs, "image_size": args.image_size,
+             "batch_size": args.batch_size, "max_steps": args.max_steps}
+    base = TrainConfig.from_json(
+        (read_recipe(args.config) if args.config else {}) | {k: v for k, v in flags.items() if v is not None} | {
+            "train": str((args.data / "train.txt").resolve()), "val": str((args.data / "val.txt").resolve()),
+            "classes": str((args.data / "classes.json").resolve())},
+        str(args.config or "compare settings"))
     quiet_tensorflow()
     from flowers_mtl.data.splits import load_classes
 

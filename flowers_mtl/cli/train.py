@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     if unknown:
         raise UserInputError(f"{args.config or DEMO_RECIPE}: unknown settings {', '.join(unknown)}")
     settings |= {name: value for name, value in vars(args).items() if value is not None and name not in ("config", "data")}
-    settings |= _data_paths(args.data, demo, settings)
+    settings |= _paths(args.data, demo, settings)
     config = TrainConfig.from_json(settings, "settings")
     config.validate()
     quiet_tensorflow()
@@ -57,8 +57,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def _data_paths(data: Path | None, demo: bool, settings: dict) -> dict:
-    """--data DIR (or the demo's generated set) -> absolute split, classes and output paths."""
+def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
+    """--data DIR (or the demo's generated set) -> absolute split, classes, output and weights paths."""
     if demo:
         from ..data import synthetic
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +19,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..config import CLASSES_FILE, TrainConfig
+from ..config import CLASSES_FILE, CONFIG_FILE, TrainConfig
 from ..data import pipeline
 from ..data.splits import Split, load_classes, read_split
 from ..errors import TrainingDiverged, UserInputError
 from ..eval.metrics import loss_and_accuracy
 from ..eval.scoring import predict_split
 from ..model import cost, pretrained, store
-from ..model.layer import build_model, probability_fn
+from ..model.layer import MultiTaskSqueezeNet, build_model, probability_fn
 from ..spec import ModelSpec
 from .losses import TaskWeighting
 from .step import StepPlan, class_weights, frozen_epochs
@@ -47,7 +48,7 @@ class Session:
     config: TrainConfig
     spec: ModelSpec
     folder: Path
-    model: object
+    model: MultiTaskSqueezeNet
     plan: StepPlan
     weighting: TaskWeighting
     state: tf.train.Checkpoint
@@ -58,7 +59,7 @@ class Session:
     skipped_train: int
     steps_per_epoch: int
     total_steps: int
-    log: object
+    log: Callable[[str], None]
 
     @property
     def step(self) -> int:
@@ -136,7 +137,7 @@ def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
     saved_classes = folder / CLASSES_FILE
     if saved_classes.is_file() and load_classes(saved_classes) != all_classes:
         raise UserInputError(f"{folder}: holds a model trained with other classes ({saved_classes}); choose another --out")
-    if (folder / "config.json").is_file():
+    if (folder / CONFIG_FILE).is_file():
         saved = TrainConfig.load(folder)
         saved_spec = store.read_model_spec(folder)
         conflicts = spec.differences(saved_spec) + config.resume_conflicts(saved)
