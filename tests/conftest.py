@@ -23,6 +23,14 @@ COLOUR_RGB = {"red": (200, 30, 30), "pink": (240, 150, 190), "white": (240, 240,
 PRETRAINED_H5 = SHARED / "pretrained" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
+def pytest_collection_modifyitems(items):
+    """A child process pays TensorFlow's start-up (5-10 s here), and shared-data tests read real
+    photos and weights: both belong to the slow tier, so `-m "not slow"` stays quick."""
+    for item in items:
+        if item.get_closest_marker("subprocess") or item.get_closest_marker("shared_data"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_setup(item):
     """`shared_data` tests skip where ../shared is absent, and fail instead under CI
     (FLOWERS_MTL_REQUIRE_SHARED=1), where its absence is a broken set-up, not a choice."""

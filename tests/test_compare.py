@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from conftest import ROOT, make_dataset
+from flowers_mtl.errors import UserInputError
 from tools import compare
 
 
@@ -62,3 +63,18 @@ def test_unknown_configuration_is_a_user_error(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     done = run("--data", data, "--configs", "joint,bogus")
     assert done.returncode == 2 and "unknown configuration bogus" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_recipe_sets_the_budget_and_flags_override_it(tmp_path, monkeypatch):
+    data = make_dataset(tmp_path / "data", per_class=1)
+    recipe = tmp_path / "budget.json"
+    recipe.write_text(json.dumps({"image_size": 48, "epochs": 2}))
+    seen = []
+    monkeypatch.setattr(compare, "run_one", lambda config, test: seen.append(config) or result(0.5, 0.5))
+    assert compare.main(["--data", str(data), "--configs", "joint", "--config", str(recipe), "--epochs", "3",
+                         "--out", str(tmp_path / "cmp")]) == 0
+    (config,) = seen
+    assert (config.model.image_size, config.epochs, config.seed) == (48, 3, 0)
+    recipe.write_text(json.dumps({"epochz": 2}))
+    with pytest.raises(UserInputError, match="unknown settings epochz"):
+        compare.main(["--data", str(data), "--configs", "joint", "--config", str(recipe)])
