@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserInputError, read_json
-from .spec import ModelSpec, Preprocessing, check_choice, check_keys
+from .spec import CONFIG_FILE, ModelSpec, Preprocessing, check_choice, check_keys
 
-CONFIG_FILE = "config.json"
-CLASSES_FILE = "classes.json"
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 MODES = ("joint", "alternate")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")

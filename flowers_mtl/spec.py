@@ -17,6 +17,8 @@ from . import architecture
 from .errors import UserInputError, read_json
 
 SPEC_FILE = "model.json"
+CLASSES_FILE = "classes.json"  # class names per task: beside the split files, and in every model folder
+CONFIG_FILE = "config.json"  # a training run's settings, in its model folder
 ARCHITECTURE = "squeezenet_v1.1_mtl"
 SHARINGS = ("hard", "soft")
 RESIZES = ("squash", "center_crop")

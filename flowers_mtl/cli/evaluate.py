@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserInputError
+from ..spec import CLASSES_FILE
 from .common import FLIP_TTA_HELP, quiet_tensorflow
 
 DEFAULT_BATCH = 32
@@ -42,10 +43,10 @@ def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) ->
     from ..eval.scoring import read_split_for, score_model
     from ..model import store
 
-    beside = split_path.parent / "classes.json"
+    beside = split_path.parent / CLASSES_FILE
     if beside.is_file() and load_classes(beside) != trained.all_classes:
         raise UserInputError(
-            f"{beside}: these classes differ from the model's ({trained.folder / store.CLASSES_FILE}); "
+            f"{beside}: these classes differ from the model's ({trained.folder / CLASSES_FILE}); "
             "the split's ids would mean other classes"
         )
     split = read_split_for(trained, split_path)

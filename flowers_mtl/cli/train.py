@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import TrainConfig, read_recipe
 from ..errors import UserInputError
+from ..spec import CLASSES_FILE
 from . import flags
 from .common import MODELS, RECIPES, SYNTHETIC_DATA, quiet_tensorflow
 from .evaluate import evaluate_split
@@ -79,7 +80,7 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
     if paths["train"] is None:
         raise UserInputError("no training data: give --data DIR or --train FILE")
     train = Path(paths["train"])
-    paths["classes"] = paths["classes"] or train.parent / "classes.json"
+    paths["classes"] = paths["classes"] or train.parent / CLASSES_FILE
     paths["out"] = paths["out"] or MODELS / (data or train.parent).resolve().name
     if settings.get("pretrained") not in (None, "imagenet"):
         paths["pretrained"] = settings["pretrained"]

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..errors import UserInputError
-from ..spec import ClassNames
+from ..spec import CLASSES_FILE, ClassNames
 from . import images
 from .splits import UNKNOWN, UNKNOWN_TOKENS, parse_label
 
@@ -164,8 +164,8 @@ def write(prepared: Prepared, out: Path) -> list[Path]:
             lines.append(", ".join([relative, *map(str, photo.labels)]))
         target.write_text("\n".join(lines) + "\n")
         written.append(target)
-    prepared.classes.save(out / "classes.json")
-    return written + [out / "classes.json"]
+    prepared.classes.save(out / CLASSES_FILE)
+    return written + [out / CLASSES_FILE]
 
 
 def summary(prepared: Prepared) -> str:

@@ -23,11 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import UserInputError, read_json
-from ..spec import SPEC_FILE, ClassNames, ModelSpec, read_spec
+from ..spec import CLASSES_FILE, CONFIG_FILE, SPEC_FILE, ClassNames, ModelSpec, read_spec
 from .layer import MultiTaskSqueezeNet, build_model, probability_fn
 
-CLASSES_FILE = "classes.json"
-LEGACY_CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
 BEST = "best"
 BEST_PREFIX = "model"
@@ -45,7 +43,7 @@ def read_model_spec(folder: Path | str) -> ModelSpec:
     folder = Path(folder)
     if (folder / SPEC_FILE).is_file():
         return read_spec(folder)
-    if (folder / LEGACY_CONFIG).is_file() and (folder / CLASSES_FILE).is_file():
+    if (folder / CONFIG_FILE).is_file() and (folder / CLASSES_FILE).is_file():
         return _legacy_spec(folder)
     raise UserInputError(f"{folder}: not a model folder (no {SPEC_FILE}); train one with train.py --out {folder}")
 
@@ -53,7 +51,7 @@ def read_model_spec(folder: Path | str) -> ModelSpec:
 def _legacy_spec(folder: Path) -> ModelSpec:
     """The spec of a folder from before model.json: the network settings of its flat config.json
     (the preprocessing then was this version's default), classes narrowed to its tasks."""
-    path = folder / LEGACY_CONFIG
+    path = folder / CONFIG_FILE
     raw = read_json(path)
     if not isinstance(raw, dict) or "model" in raw:
         raise UserInputError(f"{folder}: {SPEC_FILE} is missing (and {path} is not an older flat config); retrain")

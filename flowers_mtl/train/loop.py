@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..config import CLASSES_FILE, CONFIG_FILE, TrainConfig
+from ..config import TrainConfig
 from ..data import pipeline
 from ..data.splits import Split, load_classes, read_split
 from ..errors import TrainingDiverged, UserInputError
@@ -27,7 +27,7 @@ from ..eval.metrics import loss_and_accuracy
 from ..eval.scoring import predict_split
 from ..model import cost, pretrained, store
 from ..model.layer import MultiTaskSqueezeNet, build_model, probability_fn
-from ..spec import ModelSpec
+from ..spec import CLASSES_FILE, CONFIG_FILE, ModelSpec
 from .losses import TaskWeighting
 from .step import StepPlan, class_weights, frozen_epochs
 
