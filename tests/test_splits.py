@@ -90,3 +90,15 @@ def test_bad_classes_file(tmp_path, content, message):
 def test_classes_keep_order(classes):
     assert classes.tasks == ("type", "colour")
     assert classes.num_classes() == {"type": 2, "colour": 3}
+
+
+def test_a_quoted_path_may_hold_commas(tmp_path):
+    folder = tmp_path / "my garden, june"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"")
+    split_file = tmp_path / "train.txt"
+    split_file.write_text('"my garden, june/a.png", 0, red\n')
+    classes = tmp_path / "classes.json"
+    classes.write_text(json.dumps({"type": ["rose", "daisy"], "colour": ["red", "pink"]}))
+    split = read_split(split_file, load_classes(classes))
+    assert split.paths == (str(folder / "a.png"),) and split.labels.tolist() == [[0, 0]]

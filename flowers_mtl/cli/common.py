@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import TrainingDiverged, UserInputError
 
+SPLITS = Path("data") / "splits"  # where `prepare` writes and `train.py` looks first
 SYNTHETIC_DATA = Path("data") / "synthetic"
 MODELS = Path("models")
 RECIPES = Path(__file__).resolve().parents[2] / "configs"  # the checkout's recipe files

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..data import prepare
 from ..errors import UserInputError
+from .common import SPLITS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -14,7 +15,8 @@ def parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-folder", type=Path, help="photos in ROOT/<type>/<colour>/*.jpg")
     source.add_argument("--from-csv", type=Path, help="CSV of path,type,colour (class names, or ids with --classes)")
-    p.add_argument("--out", type=Path, required=True, help="folder for train/val/test.txt and classes.json")
+    p.add_argument("--out", type=Path, default=SPLITS,
+                   help=f"folder for train/val/test.txt and classes.json; default {SPLITS}")
     p.add_argument("--classes", type=Path, help="classes.json fixing the class order (CSV input)")
     p.add_argument("--fractions", default="0.6,0.25,0.15", help="train,val,test shares; default 0.6,0.25,0.15")
     p.add_argument("--seed", type=int, default=0, help="seed of the stratified split; default 0")

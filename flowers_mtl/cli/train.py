@@ -11,7 +11,7 @@ from ..config import TrainConfig, read_recipe
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
 from . import flags
-from .common import MODELS, RECIPES, SYNTHETIC_DATA, quiet_tensorflow
+from .common import MODELS, RECIPES, SPLITS, SYNTHETIC_DATA, quiet_tensorflow
 from .evaluate import evaluate_split
 
 DEMO_RECIPE = RECIPES / "demo.json"  # `python train.py` with no data: a quick run on generated pictures
@@ -21,8 +21,8 @@ GROUPS = ("data", "model", "optimisation", "augmentation", "bookkeeping")
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="train.py",
-        description="Train one SqueezeNet v1.1 for flower type and colour. With no --data, trains on a generated "
-        "SYNTHETIC set as a demo. Rerun the same command to resume.",
+        description="Train one SqueezeNet v1.1 for flower type and colour. With no --data: trains on data/splits/ "
+        "if it holds a train.txt, else on a generated SYNTHETIC set as a demo. Rerun the same command to resume.",
     )
     p.add_argument("--config", type=Path, help="JSON recipe of settings (e.g. configs/finetune.json); flags override it")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
@@ -34,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     settings = read_recipe(args.config) if args.config else {}
+    if args.data is None and args.train is None and "train" not in settings and (SPLITS / "train.txt").is_file():
+        print(f"no --data given: training on {SPLITS}/ (it holds a train.txt)")
+        args.data = SPLITS
     demo = args.data is None and args.train is None and "train" not in settings
     if demo:
         settings = read_recipe(DEMO_RECIPE) | settings
@@ -63,7 +66,9 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
     if demo:
         from ..data import synthetic
 
-        print(f"no --data given: using SYNTHETIC pictures (drawn shapes, not photos) in {SYNTHETIC_DATA}")
+        print(f"no --data given and no {SPLITS}/train.txt: a demo on SYNTHETIC pictures (drawn shapes, not photos) "
+              f"in {SYNTHETIC_DATA}; for your own photos, fill {SPLITS}/ (python -m flowers_mtl.prepare --from-folder "
+              f"PHOTOS, see {SPLITS}/README.md) and rerun")
         data = synthetic.generate(SYNTHETIC_DATA)
     paths = {key: settings.get(key) for key in ("train", "val", "test", "classes", "out")}
     if data is not None:

@@ -6,6 +6,7 @@ can go straight to the mistake.
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,8 @@ def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) 
         if not line or line.startswith("#"):
             continue
         where = f"{path}:{number}"
-        fields = [field.strip() for field in line.split(",")]
+        # CSV rules: a path holding a comma is written in double quotes.
+        fields = [field.strip() for field in next(csv.reader([line], skipinitialspace=True))]
         if len(fields) != 1 + len(tasks):
             raise UserInputError(
                 f"{where}: expected {1 + len(tasks)} comma-separated fields (path, {', '.join(tasks)}), got {len(fields)}"
