@@ -43,16 +43,18 @@ def changed(before, variables):
     return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
 
 
-MODES = {
-    "joint": {},
-    "alternate": {"mode": "alternate"},
-    "soft sharing": {"sharing": "soft", "soft_weight": 1e-2},
-    "uncertainty weighting": {"loss_weighting": "uncertainty"},
-    "colour only": {"tasks": ["colour"]},
-}
+# Soft sharing (two towers) and learned weighting have quick tests of their own below; their
+# loss-lowering runs are the slowest to trace, so they run in the slow tier.
+MODES = [
+    pytest.param({}, id="joint"),
+    pytest.param({"mode": "alternate"}, id="alternate"),
+    pytest.param({"tasks": ["colour"]}, id="colour only"),
+    pytest.param({"sharing": "soft", "soft_weight": 1e-2}, id="soft sharing", marks=pytest.mark.slow),
+    pytest.param({"loss_weighting": "uncertainty"}, id="uncertainty weighting", marks=pytest.mark.slow),
+]
 
 
-@pytest.mark.parametrize("settings", MODES.values(), ids=MODES.keys())
+@pytest.mark.parametrize("settings", MODES)
 def test_steps_on_a_fixed_batch_lower_its_loss_in_every_mode(tmp_path, settings):
     """Each step returns the batch's loss before its update: twelve steps must bring it well down."""
     model, plan, _, images, labels = _plan(tmp_path, learning_rate=2e-3, dropout_keep_prob=1.0, **settings)
