@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserInputError, read_json
-from .spec import CONFIG_FILE, ModelSpec, Preprocessing, check_choice, check_keys
+from .spec import CONFIG_FILE, ModelSpec, Preprocessing, check_choices, check_keys
 
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 MODES = ("joint", "alternate")
@@ -104,9 +104,7 @@ class TrainConfig:
             raise UserInputError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 < self.min_crop_area <= 1:
             raise UserInputError(f"--min-crop-area must be in (0, 1], got {self.min_crop_area}")
-        for f in dataclasses.fields(self):
-            if "choices" in f.metadata:
-                check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
+        check_choices(self)
         if self.tasks is not None and len(self.tasks) == 0:
             raise UserInputError("--tasks needs at least one task")
         for flag, per_task in (("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
@@ -150,12 +148,13 @@ class TrainConfig:
         return TrainConfig.from_json(self.to_json() | changes, "settings")
 
     def resume_conflicts(self, saved: TrainConfig) -> list[str]:
-        """The settings, other than resumable ones, in which this run differs from the saved one."""
-        conflicts = self.model.differences(saved.model) if saved.model.classes else []
-        for f in dataclasses.fields(self):
-            if f.name != "model" and not f.metadata.get("resumable") and getattr(self, f.name) != getattr(saved, f.name):
-                conflicts.append(f"{f.name}: {getattr(self, f.name)!r} != {getattr(saved, f.name)!r}")
-        return conflicts
+        """The run settings, other than resumable ones, in which this run differs from the saved one.
+        The model's own settings are compared through model.json (ModelSpec.differences)."""
+        return [
+            f"{f.name}: {getattr(self, f.name)!r} != {getattr(saved, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if f.name != "model" and not f.metadata.get("resumable") and getattr(self, f.name) != getattr(saved, f.name)
+        ]
 
 
 # "classes" is the run's path to classes.json; the spec's class names come from that file.

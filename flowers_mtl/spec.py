@@ -98,20 +98,14 @@ class ModelSpec:
     preprocessing: Preprocessing = Preprocessing()
     architecture: str = field(default=ARCHITECTURE, metadata={"flag": False})
 
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        return self.classes.tasks if self.classes else ()
-
     def validate(self) -> None:
         """Settings a network can be built from; messages name the flag."""
         if self.image_size < 32:
             raise UserInputError(f"--image-size must be at least 32 (SqueezeNet pools three times), got {self.image_size}")
         if not 0 < self.dropout_keep_prob <= 1:
             raise UserInputError(f"--dropout-keep-prob must be in (0, 1], got {self.dropout_keep_prob}")
-        for name, allowed in (("split_after", architecture.SPLIT_POINTS), ("sharing", SHARINGS)):
-            check_choice(name, getattr(self, name), allowed)
-        check_choice("resize", self.preprocessing.resize, RESIZES)
-        check_choice("resample", self.preprocessing.resample, RESAMPLES)
+        check_choices(self)
+        check_choices(self.preprocessing)
         if self.architecture != ARCHITECTURE:
             raise UserInputError(f"architecture {self.architecture!r} is not one this version builds ({ARCHITECTURE})")
 
@@ -151,9 +145,12 @@ def read_spec(folder: Path) -> ModelSpec:
     return ModelSpec.from_json(read_json(path), str(path))
 
 
-def check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise UserInputError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {value!r}")
+def check_choices(settings) -> None:
+    """Every field of a settings dataclass whose metadata lists its `choices` holds one of them."""
+    for f in dataclasses.fields(settings):
+        allowed, value = f.metadata.get("choices"), getattr(settings, f.name)
+        if allowed is not None and value not in allowed:
+            raise UserInputError(f"--{f.name.replace('_', '-')} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def check_keys(raw, cls, where: str) -> dict:

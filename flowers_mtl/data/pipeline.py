@@ -28,9 +28,10 @@ def _decoded(split: Split, spec: ModelSpec, cache: bool) -> tf.data.Dataset:
     rows = tf.range(len(split), dtype=tf.int32)
     image_size, contract = spec.image_size, spec.preprocessing
 
+    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, rows))
+
     def load_one(path, size):
         return images.try_load_rgb(path, size, contract)
-    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.labels, rows))
 
     def load(path, labels, row):
         image, ok = tf.numpy_function(load_one, [path, image_size], [tf.uint8, tf.bool], stateful=False)

@@ -124,7 +124,7 @@ def setup(config: TrainConfig, log) -> Session:
     )
     manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
     session = Session(config, spec, folder, model, plan, weighting, state, manager, train_split, val_split,
-                      train_images, len(train_split) - n_train, steps_per_epoch, total_steps, log)
+                      train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log)
     _restore_or_import(session)
     _log_start(session, weights)
     return session
@@ -256,7 +256,7 @@ class Validation:
             for task, s in scores.items():
                 tf.summary.scalar(f"val/loss_{task}", s["loss"])
                 tf.summary.scalar(f"val/accuracy_{task}", s["accuracy"])
-        return scores | {"skipped_undecodable": len(split) - len(labels)}
+        return scores | {"skipped_undecodable": pipeline.count_skipped(split, len(labels))}
 
 
 def keep_best(session: Session, record: dict) -> bool:
