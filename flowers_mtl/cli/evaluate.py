@@ -16,7 +16,7 @@ DEFAULT_BATCH = 32
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
                                 "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
-    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py")
+    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py, or a SavedModel folder or .tflite file written by export.py")
     p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -29,9 +29,9 @@ def main(argv=None) -> int:
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size must be positive, got {args.batch_size}")
     quiet_tensorflow()
-    from ..model import store
+    from ..inference import load_predictor
 
-    trained = store.load_trained(args.model, flip_tta=args.flip_tta)
+    trained = load_predictor(args.model, flip_tta=args.flip_tta)
     evaluate_split(trained, args.split, args.batch_size, args.json)
     return 0
 
@@ -41,22 +41,21 @@ def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) ->
     from ..data.splits import load_classes
     from ..eval import report as reports
     from ..eval.scoring import read_split_for, score_model
-    from ..model import store
 
     beside = split_path.parent / CLASSES_FILE
     if beside.is_file() and load_classes(beside) != trained.all_classes:
         raise UserInputError(
-            f"{beside}: these classes differ from the model's ({trained.folder / CLASSES_FILE}); "
+            f"{beside}: these classes differ from the model's ({trained.source}); "
             "the split's ids would mean other classes"
         )
     split = read_split_for(trained, split_path)
     report = score_model(trained, split, batch_size)
     stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
-    written = reports.write_report(report, trained.classes, trained.folder / store.EVALUATION, stem)
+    written = reports.write_report(report, trained.classes, trained.report_dir, stem)
     if as_json:
         print(json.dumps(report))
     else:
-        print(f"evaluation of {trained.folder} on {split.source}")
+        print(f"evaluation of {trained.source} ({trained.kind}) on {split.source}")
         print(reports.format_report(report, trained.classes))
         print(f"report written to {written[0].parent}")
     return report

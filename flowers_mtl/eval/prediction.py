@@ -8,7 +8,6 @@ import numpy as np
 
 from ..data import images
 from ..errors import UserInputError
-from ..model.store import TrainedModel
 
 
 @dataclass
@@ -32,8 +31,11 @@ class Prediction:
         return f"{self.path}: " + "; ".join(parts)
 
 
-def predict_paths(trained: TrainedModel, paths, top_k: int = 1, batch_size: int = 32):
-    """Yields a Prediction or a UserInputError per path, in order: one bad file stops nothing."""
+def predict_paths(trained, paths, top_k: int = 1, batch_size: int = 32):
+    """Yields a Prediction or a UserInputError per path, in order: one bad file stops nothing.
+
+    `trained` is any loaded model (inference.load_predictor): this module imports no TensorFlow,
+    so predicting with a .tflite model never loads it."""
     if top_k < 1:
         raise UserInputError(f"--top-k must be at least 1, got {top_k}")
     for start in range(0, len(paths), batch_size):

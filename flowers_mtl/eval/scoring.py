@@ -30,8 +30,8 @@ def predict_split(probability_fn, split: Split, spec: ModelSpec, batch_size: int
 
 
 def score_model(trained, split: Split, batch_size: int) -> dict:
-    """The full report of a trained model (model.store.TrainedModel) on a split it has read."""
+    """The full report of a loaded model (any kind: inference.load_predictor) on a split it has read."""
     probs, labels, rows = predict_split(trained.probabilities, split, trained.spec, batch_size)
     photos = [(split.paths[row], split.line_numbers[row]) for row in rows]
     report = evaluate(probs, labels, trained.classes, len(split), photos)
-    return report | {"split": str(split.source), "model": str(trained.folder), "flip_tta": trained.flip_tta}
+    return report | {"split": str(split.source), "model": str(trained.source), "model_kind": trained.kind, "flip_tta": trained.flip_tta}

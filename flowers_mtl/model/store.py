@@ -93,6 +93,18 @@ class TrainedModel:
         return self.model.spec
 
     @property
+    def source(self) -> Path:
+        return self.folder
+
+    @property
+    def kind(self) -> str:
+        return "checkpoint"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.folder / EVALUATION
+
+    @property
     def classes(self) -> ClassNames:
         """Of the tasks the model answers."""
         return self.spec.classes

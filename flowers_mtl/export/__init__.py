@@ -1,0 +1,1 @@
+"""Writing a trained model out of this package: SavedModel (TF Serving) and TFLite (phones)."""
