@@ -21,7 +21,7 @@ BYTES_INPUT = "image_bytes"
 PIXELS_INPUT = "images"
 MANIFEST_NAME = "flowers_mtl.json"  # a file in the SavedModel's assets/, a metadata entry in a .tflite
 SAVEDMODEL_VERSION = "1"  # TF Serving reads numbered versions under a model's base path
-QUANTIZATIONS = ("none", "float16", "int8")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 
 def probs_output(task: str) -> str:

@@ -24,6 +24,9 @@ def test_smoke_run_prints_every_figure_as_json(tmp_path):
         assert result[key] > 0, key
     assert result["image_size"] == 64 and result["batch_size"] == 4
     assert result["latency_ms_p95"] >= result["latency_ms_p50"]
+    assert set(result["exports"]) == {"savedmodel", "tflite float32", "tflite float16", "tflite dynamic", "tflite int8"}
+    for row in result["exports"].values():
+        assert row["megabytes"] > 0 and row["latency_ms_p95"] >= row["latency_ms_p50"] > 0
     assert result["ceiling_infer_images_per_s"] == pytest.approx(3 * result["ceiling_train_images_per_s"])
     assert sum(result["step_time_by_op_family"].values()) == pytest.approx(1.0)
 

@@ -25,6 +25,8 @@ from flowers_mtl.data import pipeline
 from flowers_mtl.data.splits import load_classes, read_split
 from flowers_mtl.errors import UserInputError
 from flowers_mtl.eval.prediction import predict_paths
+from flowers_mtl.export import bundle
+from flowers_mtl.inference import load_predictor
 from flowers_mtl.model import cost
 from flowers_mtl.model.layer import build_model, probability_fn
 from flowers_mtl.model.store import TrainedModel
@@ -169,23 +171,14 @@ def run(settings: BenchSettings, log=print) -> dict:
     seconds = _time_batches(endless(decoded), settings.warmup, settings.steps, settings.repeats, infer)
     result["infer_images_per_s"] = per_repeat / seconds
 
-    # Single-image latency, file path to answer, in this warm process: predict.py's code path.
-    trained = TrainedModel(Path(tempfile.gettempdir()), model, checkpoint="(benchmark weights)")
+    # Single-image latency, file path to answer, in this warm process: predict.py's code path,
+    # for the checkpoint and for each export of the same weights.
+    folder = Path(tempfile.mkdtemp(prefix="bench-exports-"))
+    trained = TrainedModel(folder, model, checkpoint="(benchmark weights)")
     paths = [split.paths[i % len(split)] for i in range(settings.latency_samples + settings.warmup)]
-    latencies = []
-    for i, path in enumerate(paths):
-        start = time.perf_counter()
-        (outcome,) = predict_paths(trained, [path])
-        if i >= settings.warmup:
-            latencies.append((time.perf_counter() - start) * 1000)
-        if isinstance(outcome, UserInputError):
-            raise outcome
-    result["latency_ms_p50"] = float(np.percentile(latencies, 50))
-    result["latency_ms_p95"] = float(np.percentile(latencies, 95))
+    result["latency_ms_p50"], result["latency_ms_p95"] = _latency(trained, paths, settings.warmup)
     result["latency_ms_ceiling"] = 1000 / ceiling_infer
-    result["latency_savedmodel_ms_p50"] = None  # filled once SavedModel export exists
-    result["latency_tflite_ms_p50"] = None  # filled once TFLite export exists
-
+    result["exports"] = _export_latencies(trained, split, paths, settings, log)
     for key, ceiling in (
         ("step_images_per_s", ceiling_train),
         ("train_images_per_s", ceiling_train),
@@ -194,6 +187,33 @@ def run(settings: BenchSettings, log=print) -> dict:
     ):
         result[key.replace("_images_per_s", "_fraction_of_ceiling")] = result[key] / ceiling
     return result
+
+
+def _latency(predictor, paths: list[str], warmup: int) -> tuple[float, float]:
+    """p50 and p95 milliseconds of predict_paths on one photo at a time, after `warmup` calls."""
+    latencies = []
+    for i, path in enumerate(paths):
+        start = time.perf_counter()
+        (outcome,) = predict_paths(predictor, [path])
+        if i >= warmup:
+            latencies.append((time.perf_counter() - start) * 1000)
+        if isinstance(outcome, UserInputError):
+            raise outcome
+    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 95))
+
+
+def _export_latencies(trained, split, paths, settings: BenchSettings, log) -> dict:
+    """{kind: {megabytes, latency_ms_p50, latency_ms_p95}} for the SavedModel and every TFLite variant."""
+    log("exporting the benchmark weights (SavedModel, TFLite float32/float16/dynamic/int8) for latency")
+    spec = trained.spec
+    calibration = bundle.calibration_pixels(split, spec.image_size, spec.preprocessing, count=16)
+    out = {}
+    for form, quantize in bundle.planned("all", None):
+        path = bundle.export(trained, trained.folder, form, quantize, calibration)
+        predictor = load_predictor(path.parent if form == "savedmodel" else path)
+        p50, p95 = _latency(predictor, paths, settings.warmup)
+        out[predictor.kind] = {"megabytes": bundle.size_bytes(path) / 1e6, "latency_ms_p50": p50, "latency_ms_p95": p95}
+    return out
 
 
 def _rate(value) -> str:
@@ -224,6 +244,8 @@ def format_table(result: dict) -> str:
         ("latency, checkpoint, p50 / p95", f"{result['latency_ms_p50']:.1f} / {result['latency_ms_p95']:.1f} ms",
          f"ceiling {result['latency_ms_ceiling']:.1f} ms"),
     ]
+    rows += [(f"latency, {kind}, p50 / p95", f"{row['latency_ms_p50']:.1f} / {row['latency_ms_p95']:.1f} ms",
+              f"{row['megabytes']:.2f} MB") for kind, row in result["exports"].items()]
     width = max(len(r[0]) for r in rows) + 2
     lines = [f"{result['image_size']}px, batch {result['batch_size']}, {result['cpu_count']} CPUs, TF {result['tensorflow']}"]
     lines += [f"{name:<{width}}{value:<18}{note}" for name, value, note in rows]

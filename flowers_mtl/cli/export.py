@@ -21,21 +21,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="all",
                    help="savedmodel, tflite, or all (the SavedModel and every TFLite variant); default all")
     p.add_argument("--quantize", choices=QUANTIZATIONS, default=None,
-                   help="TFLite weights: none (float32), float16, or int8 (full integer, calibrated on training "
-                   "photos); default none, or every one with --format all")
+                   help="TFLite: none (float32), float16 (half-size weights), dynamic (int8 weights, float "
+                   "activations: the smallest file at float accuracy), or int8 (full integer, calibrated on training "
+                   "photos, for integer-only accelerators; loses accuracy, see the README); default none, or every "
+                   "one with --format all")
     p.add_argument("--out", type=Path, default=None, help="folder to write the exports into; default MODEL/export")
     p.add_argument("--calibration", type=Path, default=None,
                    help="int8: split file of photos to calibrate on; default the model's training split")
     p.add_argument("--calibration-photos", type=int, default=CALIBRATION_PHOTOS,
                    help=f"int8: how many photos to calibrate on; default {CALIBRATION_PHOTOS}")
     return p
-
-
-def planned(form: str, quantize: str | None) -> list[tuple[str, str]]:
-    """The (format, quantize) pairs one call writes."""
-    lite = [quantize] if quantize else (list(QUANTIZATIONS) if form == "all" else ["none"])
-    return ([("savedmodel", "none")] if form in ("savedmodel", "all") else []) + (
-        [("tflite", q) for q in lite] if form in ("tflite", "all") else [])
 
 
 def main(argv=None) -> int:
@@ -52,7 +47,7 @@ def main(argv=None) -> int:
     from ..model import store
 
     trained = store.load_trained(args.model)
-    plan = planned(args.format, args.quantize)
+    plan = bundle.planned(args.format, args.quantize)
     calibration = calibration_photos(trained, args) if ("tflite", "int8") in plan else None
     for form, quantize in plan:
         path = bundle.export(trained, out, form, quantize, calibration)

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from ..spec import Preprocessing
 
-RESIZE_METHOD = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic", "lanczos": "lanczos3"}
+KERNEL = {"bilinear": "triangle", "bicubic": "keyscubic", "lanczos": "lanczos3"}  # Pillow's filters, antialiased as it does
 DRAFT_SCALES = (1, 2, 4, 8)  # libjpeg's DCT scaling, as Pillow's JpegImageFile.draft picks it
 
 
@@ -26,10 +26,7 @@ def decode_rgb(encoded: tf.Tensor, size: int, contract: Preprocessing = Preproce
         lambda: _decode_jpeg(encoded, size, contract.jpeg_draft),
         lambda: _decode_other(encoded, contract.alpha_background),
     )
-    if contract.resize == "center_crop":
-        image = _centre_square(image)
-    resized = tf.image.resize(tf.cast(image, tf.float32), [size, size], method=RESIZE_METHOD[contract.resample],
-                              antialias=contract.resample != "nearest")
+    resized = _resize(tf.cast(image, tf.float32), size, contract)
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
 
@@ -68,8 +65,20 @@ def _decode_other(encoded: tf.Tensor, background: tuple[int, int, int]) -> tf.Te
     return tf.cast(tf.round(rgb), tf.uint8)
 
 
-def _centre_square(image: tf.Tensor) -> tf.Tensor:
-    """The largest centred square, as ImageOps.fit crops before it resizes."""
-    shape = tf.shape(image)
-    side = tf.minimum(shape[0], shape[1])
-    return tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side)
+def _resize(image: tf.Tensor, size: int, contract: Preprocessing) -> tf.Tensor:
+    """Squash the whole photo, or take its largest centred square, to size x size. Like Pillow's
+    resize with a box (ImageOps.fit), the filter near the square's edges reads the pixels beyond
+    them, so the square is not cut out first but mapped by a scale and a shift."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    if contract.resize == "center_crop":
+        side = tf.reduce_min(shape)
+        scale, offset = tf.fill([2], size / side), (shape - side) / 2.0
+    else:
+        scale, offset = size / shape, tf.zeros([2])
+    if contract.resample == "nearest":
+        square = tf.image.crop_to_bounding_box(image, *tf.unstack(tf.cast(offset, tf.int32)),
+                                               *tf.unstack(tf.cast(tf.round(size / scale), tf.int32)))
+        return tf.image.resize(square, [size, size], method="nearest")
+    return tf.raw_ops.ScaleAndTranslate(images=image[tf.newaxis], size=[size, size], scale=scale,
+                                        translation=-offset * scale, kernel_type=KERNEL[contract.resample],
+                                        antialias=True)[0]

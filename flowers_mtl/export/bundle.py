@@ -3,6 +3,7 @@
     OUT/savedmodel/1/            SavedModel in TF Serving's layout (model base path OUT/savedmodel)
     OUT/model-float32.tflite     TFLite, float32
     OUT/model-float16.tflite     TFLite, float16 weights
+    OUT/model-dynamic.tflite     TFLite, int8 weights and float activations (dynamic range)
     OUT/model-int8.tflite        TFLite, full integer (uint8 pixels in, uint8 probabilities out)
 
 Each is written beside its final name and renamed into place, so a killed export never leaves a
@@ -24,7 +25,16 @@ from ..errors import UserInputError
 from . import savedmodel, tflite
 
 SAVEDMODEL_BASE = "savedmodel"
-TFLITE_NAME = {"none": "model-float32.tflite", "float16": "model-float16.tflite", "int8": "model-int8.tflite"}
+TFLITE_NAME = {"none": "model-float32.tflite", "float16": "model-float16.tflite", "dynamic": "model-dynamic.tflite",
+               "int8": "model-int8.tflite"}
+
+
+def planned(form: str, quantize: str | None) -> list[tuple[str, str]]:
+    """The (format, quantize) pairs one export call writes: form savedmodel, tflite or all; with
+    no quantize, tflite means float32 and all means every variant."""
+    lite = [quantize] if quantize else (list(signature.QUANTIZATIONS) if form == "all" else ["none"])
+    return ([("savedmodel", "none")] if form in ("savedmodel", "all") else []) + (
+        [("tflite", q) for q in lite] if form in ("tflite", "all") else [])
 
 
 def export_path(out: Path, form: str, quantize: str = "none") -> Path:

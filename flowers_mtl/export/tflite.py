@@ -1,4 +1,6 @@
-"""A trained model as a TFLite file for phones: float32, float16 or full-integer int8.
+"""A trained model as a TFLite file for phones: float32, float16 weights, dynamic (int8 weights,
+activations quantised per call at run time) or full-integer int8 (int8 weights and activations,
+their ranges calibrated on training photos: what integer-only accelerators need).
 
 Decoding stays outside (DecodeJpeg is not a TFLite builtin): the file takes pixels, under the one
 signature `pixels`, and answers `<task>_probs` and `<task>_label` (the class index; the class
@@ -9,6 +11,7 @@ training photos and takes uint8 pixels; its probabilities come out as uint8 with
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,9 @@ def convert(model: MultiTaskSqueezeNet, manifest: signature.Manifest, calibratio
         tf.saved_model.save(module, scratch + "/lite", signatures=module.lite_signature())
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch + "/lite", signature_keys=[signature.PIXELS_SIGNATURE])
         _quantize(converter, manifest.quantize, calibration)
-        flatbuffer = converter.convert()
+        with warnings.catch_warnings():  # calibration runs tf.lite.Interpreter, which warns it is deprecated
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            flatbuffer = converter.convert()
     return with_metadata(flatbuffer, signature.MANIFEST_NAME, manifest.dumps().encode())
 
 
@@ -36,7 +41,9 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _quantize(converter, quantize: str, calibration: np.ndarray | None) -> None:
-    if quantize == "float16":
+    if quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # without calibration data: dynamic range
+    elif quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":

@@ -35,8 +35,10 @@ class ExportedModel:
 
     @property
     def kind(self) -> str:
-        quantized = "" if self.manifest.quantize == "none" else f" {self.manifest.quantize}"
-        return f"{self.manifest.format}{quantized}"
+        """'savedmodel', or 'tflite' and its weights: float32, float16, dynamic or int8."""
+        if self.manifest.format == "savedmodel":
+            return "savedmodel"
+        return f"tflite {'float32' if self.manifest.quantize == 'none' else self.manifest.quantize}"
 
     @property
     def report_dir(self) -> Path:
