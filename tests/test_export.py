@@ -150,3 +150,18 @@ def test_export_mistakes_are_one_line(trained_model, tmp_path, capsys):
     assert "exists and is not a folder" in capsys.readouterr().err
     assert run(export.main, ["--model", str(tmp_path / "absent"), "--out", str(tmp_path / "o")]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_without_litert_tensorflows_interpreter_gives_the_same_answers(trained_model, exported, monkeypatch):
+    from flowers_mtl.inference import load_predictor
+
+    path = exported / "model-float16.tflite"
+    light = load_predictor(path)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails: the fallback runs
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    fallback = load_predictor(path)
+    assert type(fallback.runner).__module__.startswith("tensorflow")
+    pixels = pixels_of(photos_of(trained_model), light)
+    for task, value in light.probabilities(pixels).items():
+        np.testing.assert_allclose(fallback.probabilities(pixels)[task], value, atol=1e-5)

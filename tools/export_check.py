@@ -18,10 +18,6 @@ from flowers_mtl.cli.common import quiet_tensorflow, run
 from flowers_mtl.signature import BYTES_INPUT, BYTES_SIGNATURE, label_output, probs_output
 
 
-def labels_of(probs: dict) -> dict:
-    return {task: np.argmax(value, axis=1) for task, value in probs.items()}
-
-
 def row(kind: str, path, probs: dict, reference: dict, labels: np.ndarray, tasks) -> dict:
     """One table row: agreement with the checkpoint's labels, accuracy on known labels, size."""
     from flowers_mtl.export.bundle import size_bytes

@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     calibration = calibration_photos(trained, args) if ("tflite", "int8") in plan else None
     for form, quantize in plan:
         path = bundle.export(trained, out, form, quantize, calibration)
-        print(f"{path}  ({form}{'' if quantize == 'none' else ' ' + quantize}, {bundle.size_bytes(path) / 1e6:.2f} MB)")
+        weights = "" if form == "savedmodel" else " float32" if quantize == "none" else f" {quantize}"
+        print(f"{path}  ({form}{weights}, {bundle.size_bytes(path) / 1e6:.2f} MB)")
     return 0
 
 

@@ -72,9 +72,9 @@ def calibration_pixels(split: Split, size: int, contract, count: int, seed: int 
     order = np.random.default_rng(seed).permutation(len(split))
     pixels = []
     for row in order:
-        ok_image = images.try_load_rgb(split.paths[row], size, contract)
-        if ok_image[1]:
-            pixels.append(ok_image[0])
+        photo, ok = images.try_load_rgb(split.paths[row], size, contract)
+        if ok:
+            pixels.append(photo)
         if len(pixels) == count:
             break
     if not pixels:
