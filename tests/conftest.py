@@ -116,3 +116,13 @@ def trained_model(tmp_path_factory) -> Path:
     config = tiny_config(data, base / "model", epochs=2)
     train(config, log=lambda *_: None)
     return base / "model"
+
+
+@pytest.fixture(scope="session")
+def exported(trained_model, tmp_path_factory) -> Path:
+    """Every export of the session's tiny model (SavedModel, TFLite float32/float16/dynamic/int8)."""
+    from flowers_mtl.cli import export
+
+    out = tmp_path_factory.mktemp("exports")
+    assert export.main(["--model", str(trained_model), "--out", str(out), "--calibration-photos", "8"]) == 0
+    return out

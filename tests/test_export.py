@@ -40,16 +40,6 @@ def test_model_kind_by_what_is_on_disk(tmp_path):
     assert model_kind(tmp_path) == "folder"
 
 
-@pytest.fixture(scope="module")
-def exported(trained_model, tmp_path_factory):
-    """Every export of the session's tiny model, calibrated on its training photos."""
-    from flowers_mtl.cli import export
-
-    out = tmp_path_factory.mktemp("exports")
-    assert export.main(["--model", str(trained_model), "--out", str(out), "--calibration-photos", "8"]) == 0
-    return out
-
-
 def photos_of(trained_model) -> list[str]:
     from flowers_mtl.config import TrainConfig
     from flowers_mtl.data.splits import load_classes, read_split

@@ -22,13 +22,27 @@ RESAMPLE = {
 }
 
 
-def load_rgb(path: str, size: int, contract: Preprocessing = Preprocessing()) -> np.ndarray:
+def load_rgb(path: str, size: int, contract: Preprocessing = Preprocessing(), max_pixels: int | None = None) -> np.ndarray:
     """The photo, upright, RGB, made size x size by the contract's resize, as uint8.
 
-    Raises UserInputError naming the file when it is missing or not a readable image.
+    Raises UserInputError naming the file when it is missing, not a readable image, or has more
+    than max_pixels pixels (checked from the header, before anything is decoded).
     """
     try:
-        with Image.open(path) as image:
+        return decode_rgb(path, size, contract, str(path), max_pixels)
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{path}: is a directory, not an image") from None
+
+
+def decode_rgb(source, size: int, contract: Preprocessing, where: str, max_pixels: int | None = None) -> np.ndarray:
+    """load_rgb for a path or an open binary file (an uploaded photo); errors name `where`."""
+    try:
+        with Image.open(source) as image:
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                raise UserInputError(f"{where}: image too large ({image.width} x {image.height} pixels; the limit is "
+                                     f"{max_pixels:,})")
             if contract.jpeg_draft:
                 image.draft("RGB", (size, size))  # lets JPEG decode at a reduced scale: much faster
             if contract.exif_transpose:
@@ -38,14 +52,16 @@ def load_rgb(path: str, size: int, contract: Preprocessing = Preprocessing()) ->
             if contract.resize == "center_crop":
                 return np.asarray(ImageOps.fit(image, (size, size), RESAMPLE[contract.resample]), dtype=np.uint8)
             return np.asarray(image.resize((size, size), RESAMPLE[contract.resample]), dtype=np.uint8)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserInputError(f"{path}: is a directory, not an image") from None
     except UnidentifiedImageError:
-        raise UserInputError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:  # truncated or corrupt data
-        raise UserInputError(f"{path}: cannot decode image ({err})") from None
+        raise UserInputError(f"{where}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as err:
+        raise UserInputError(f"{where}: image too large ({err})") from None
+    except (SyntaxError, ValueError) as err:  # truncated or corrupt data
+        raise UserInputError(f"{where}: cannot decode image ({err})") from None
+    except OSError as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError)):
+            raise
+        raise UserInputError(f"{where}: cannot decode image ({err})") from None
 
 
 def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
