@@ -69,9 +69,13 @@ def load(url: str, photos: list[Path], clients: int, requests: int, batch: int) 
 
 
 def photo_list(source: Path, limit: int = 200) -> list[Path]:
+    """The first `limit` photos of a folder (recursively) or of a split file (classes.json beside it)."""
+    from flowers_mtl.data.splits import load_classes, read_split
+    from flowers_mtl.spec import CLASSES_FILE
+
     if source.is_dir():
         return sorted(p for p in source.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
-    return [Path(line.split(",")[0].strip()) for line in source.read_text().splitlines() if line.strip()][:limit]
+    return [Path(p) for p in read_split(source, load_classes(source.parent / CLASSES_FILE)).paths[:limit]]
 
 
 def main(argv=None) -> int:
