@@ -111,8 +111,8 @@ def test_the_served_answer_is_the_savedmodels(saved_server, exported, photos):
 
 
 def test_a_tflite_server_answers_as_its_model(exported, photos):
-    from flowers_mtl.inference import load_predictor
     from flowers_mtl.eval.prediction import predict_paths
+    from flowers_mtl.inference import load_predictor
 
     path = exported / "model-float32.tflite"
     server, thread, url = start_server(path)
@@ -221,3 +221,12 @@ def test_the_page_in_headless_chromium_shows_each_photos_answer(saved_server, tm
     assert shown == {"type": f"type: {api['predictions'][0]['type_label']}",
                      "colour": f"colour: {api['predictions'][0]['colour_label']}"}
     assert (tmp_path / "page.png").stat().st_size > 0
+
+
+def test_a_format_pillow_reads_but_the_savedmodel_graph_does_not_is_a_400(saved_server, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "photo.webp"
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(path, "WEBP")
+    status, answer = call(f"{saved_server}/v1/models/flowers:predict", {"instances": [b64_of(path)]})
+    assert status == 400 and answer["error"].startswith("the SavedModel cannot decode a photo")

@@ -56,7 +56,7 @@ class Service:
                 return self.predictor.outputs(signature.BYTES_SIGNATURE,
                                               **{signature.BYTES_INPUT: np.array(request.instances, dtype=object)})
             except tf.errors.InvalidArgumentError as err:  # a format Pillow reads and TF's decoders do not
-                raise protocol.RequestError(400, f"the SavedModel cannot decode a photo: {err.message.splitlines()[0]}")
+                raise protocol.RequestError(400, f"the SavedModel cannot decode a photo: {err.message.splitlines()[0]}") from None
         return protocol.outputs_from_probabilities(self.predictor.probabilities(pixels), self.predictor.classes)
 
     def status(self) -> dict:
