@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: no C++ start-up chatter
 
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -20,11 +21,13 @@ RECIPES = Path(__file__).resolve().parents[2] / "configs"  # the checkout's reci
 FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the compute)"
 
 
-def quiet_tensorflow() -> None:
-    warnings.filterwarnings("ignore", message=r".*`layer\.(apply|updates)`.*")
-    import tensorflow as tf
+MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
 
-    tf.get_logger().setLevel("ERROR")
+
+def quiet_tensorflow() -> None:
+    """Python-side TensorFlow warnings off, without importing it (a .tflite model never does)."""
+    warnings.filterwarnings("ignore", message=r".*`layer\.(apply|updates)`.*")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the logger tf.get_logger() returns
 
 
 def run(main, argv=None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
-from .common import FLIP_TTA_HELP, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, quiet_tensorflow
 
 DEFAULT_BATCH = 32
 
@@ -16,7 +16,7 @@ DEFAULT_BATCH = 32
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
                                 "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
-    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py, or a SavedModel folder or .tflite file written by export.py")
+    p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
     p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")

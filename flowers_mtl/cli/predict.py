@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import FLIP_TTA_HELP, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, quiet_tensorflow
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="predict.py", description="Predict flower type and colour for photos.")
-    p.add_argument("--model", type=Path, required=True, help="model folder written by train.py, or a SavedModel folder or .tflite file written by export.py")
+    p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
     p.add_argument("images", nargs="+", help="photo files (JPEG, PNG, GIF, BMP, TIFF, WebP)")
     p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task; default 1")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -26,8 +26,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     if args.top_k < 1:
         raise UserInputError(f"--top-k must be at least 1, got {args.top_k}")
-    if not str(args.model).endswith(".tflite"):
-        quiet_tensorflow()  # a .tflite model runs on LiteRT: no TensorFlow to import or quieten
+    quiet_tensorflow()
     from ..eval.prediction import predict_paths
     from ..inference import load_predictor
 

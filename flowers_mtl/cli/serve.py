@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import quiet_tensorflow
+from .common import MODEL_HELP, quiet_tensorflow
 
 MB = 1024 * 1024
 
@@ -19,8 +19,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="serve.py", description="Serve a model over HTTP: POST /v1/models/NAME:predict "
                                 "as TF Serving's REST API, GET /v1/models/NAME, and a page to try photos at /.")
-    p.add_argument("--model", type=Path, required=True,
-                   help="model folder written by train.py, or a SavedModel folder or .tflite file written by export.py")
+    p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8501, help="default 8501, TF Serving's REST port")
     p.add_argument("--name", default="flowers", help="the model's name in the URLs; default flowers")
@@ -38,8 +37,7 @@ def main(argv=None) -> int:
     if min(args.max_instances, args.max_body_mb, args.max_pixels) <= 0:
         raise UserInputError("--max-instances, --max-body-mb and --max-pixels must be positive")
     _check_port_free(args.host, args.port)
-    if not str(args.model).endswith(".tflite"):
-        quiet_tensorflow()
+    quiet_tensorflow()
     import uvicorn
 
     from ..inference import load_predictor
