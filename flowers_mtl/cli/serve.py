@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                             timeout_graceful_shutdown=30)
     stopped_by = []
     for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the signal it stopped on, to these
-        signal.signal(sig, lambda number, frame: stopped_by.append(number))
+        signal.signal(sig, lambda number, _frame: stopped_by.append(number))
     uvicorn.Server(config).run()
     if stopped_by:
         print(f"stopped by {signal.Signals(stopped_by[0]).name} after the requests in flight", flush=True)
