@@ -73,3 +73,29 @@ def test_train_then_rerun_resumes(tmp_path):
     changed = train("--learning-rate", "0.1")
     assert changed.returncode == 2 and "learning_rate: 0.1 != 0.0003" in error_lines(changed.stderr)[0]
     assert "Traceback" not in changed.stderr
+
+
+@pytest.mark.subprocess
+def test_a_normal_run_prints_no_tensorflow_start_up_lines(trained_model, tmp_path):
+    """TensorFlow's C++ start-up lines (I0000 cudart_stub, E0000 cuInit, the absl notice) are
+    dropped; the command's own error lines still come through, in order."""
+    photo = next((trained_model.parent / "data" / "img").glob("*.png"))
+    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--model", str(trained_model), str(photo),
+                           str(tmp_path / "missing.jpg")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: {tmp_path / 'missing.jpg'}: no such file"]
+    assert done.stdout.startswith(str(photo))
+
+
+def test_native_noise_is_matched_and_nothing_else():
+    from flowers_mtl.cli.common import NATIVE_NOISE
+
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795540911.312057    8973 cudart_stub.cc:31] Could not find cuda drivers on your machine.",
+        "E0000 00:00:1795540916.763800    8973 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+    ]
+    kept = ["error: photo.jpg: no such file", "E0000 00:00:1795540916.763800    8973 op_kernel.cc:1] a real failure",
+            "Traceback (most recent call last):"]
+    assert all(NATIVE_NOISE.match(line) for line in noise)
+    assert not any(NATIVE_NOISE.match(line) for line in kept)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from flowers_mtl.cli.common import SYNTHETIC_DATA, quiet_tensorflow
+from flowers_mtl.cli.common import SYNTHETIC_DATA, add_verbose, quiet_tensorflow
 from flowers_mtl.config import TrainConfig
 from flowers_mtl.data import pipeline
 from flowers_mtl.data.splits import load_classes, read_split
@@ -264,6 +264,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=BenchSettings.repeats, help="timed repeats (the median is reported)")
     p.add_argument("--smoke", action="store_true", help="a tiny, fast run that only checks the benchmark works")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_verbose(p)
     args = p.parse_args(argv)
     if args.data is None:
         from flowers_mtl.data import synthetic

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowers_mtl.cli.common import MODELS, quiet_tensorflow
+from flowers_mtl.cli.common import MODELS, add_verbose, quiet_tensorflow
 from flowers_mtl.config import TrainConfig, read_recipe
 from flowers_mtl.errors import UserInputError
 
@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     p.add_argument("--config", type=Path, help="JSON recipe of the shared budget (e.g. configs/compare.json); the "
                    "flags below override it")
     p.add_argument("--pretrained", help="ImageNet weights, as for train.py")
+    add_verbose(p)
     p.add_argument("--epochs", type=int, help=f"epochs per run; default {TrainConfig.epochs}")
     p.add_argument("--image-size", type=int, help="input size of every run; default 224")
     p.add_argument("--batch-size", type=int, help=f"photos per step; default {TrainConfig.batch_size}")

@@ -7,8 +7,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: no C++ start-up chatter
 
+import contextlib
 import logging
+import re
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -21,7 +24,13 @@ RECIPES = Path(__file__).resolve().parents[2] / "configs"  # the checkout's reci
 FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the compute)"
 
 
+VERBOSE_FLAG = "--verbose"
 MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
+
+
+def add_verbose(parser) -> None:
+    """Every command takes --verbose; run() reads it before the command parses its flags."""
+    parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)
 
 
 def quiet_tensorflow() -> None:
@@ -30,8 +39,52 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the logger tf.get_logger() returns
 
 
+VERBOSE_HELP = "show TensorFlow's C++ start-up lines (CUDA probing, log set-up), hidden by default"
+NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IWE]\d{4} [\d:.]+ +\d+ (cudart_stub|cuda_platform|cuda_executor|cuda_dnn|cuda_fft|cuda_blas|cpu_feature_guard)"
+    r"\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
+
+
+@contextlib.contextmanager
+def native_noise_filtered():
+    """TensorFlow's C++ start-up lines (CUDA probing on a machine without a GPU, a notice about
+    log set-up, one of them an `E0000` that is no error) reach file descriptor 2 before any
+    Python setting can stop them. Route descriptor 2 through a pipe and drop exactly those lines;
+    everything else passes through in order."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward():
+        with open(read_end, "rb") as pipe, open(real, "wb", buffering=0, closefd=False) as out:
+            for line in pipe:
+                if not NATIVE_NOISE.match(line.decode("utf-8", "replace")):
+                    out.write(line)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # the pipe's last writer closes: the thread sees its end
+        thread.join(timeout=5)
+        os.close(real)
+
+
 def run(main, argv=None) -> int:
     """Call a command's main: a user mistake exits 2 and a diverged run 1, each with one line."""
+    verbose = VERBOSE_FLAG in (sys.argv[1:] if argv is None else argv)
+    with contextlib.nullcontext() if verbose else native_noise_filtered():
+        return _run(main, argv)
+
+
+def _run(main, argv) -> int:
     try:
         return main(argv)
     except UserInputError as err:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
-from .common import FLIP_TTA_HELP, MODEL_HELP, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, add_verbose, quiet_tensorflow
 
 DEFAULT_BATCH = 32
 
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    add_verbose(p)
     return p
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..signature import QUANTIZATIONS
-from .common import quiet_tensorflow
+from .common import add_verbose, quiet_tensorflow
 
 FORMATS = ("savedmodel", "tflite", "all")
 CALIBRATION_PHOTOS = 200
@@ -30,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
                    help="int8: split file of photos to calibrate on; default the model's training split")
     p.add_argument("--calibration-photos", type=int, default=CALIBRATION_PHOTOS,
                    help=f"int8: how many photos to calibrate on; default {CALIBRATION_PHOTOS}")
+    add_verbose(p)
     return p
 
 

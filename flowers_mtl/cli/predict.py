@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import FLIP_TTA_HELP, MODEL_HELP, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, add_verbose, quiet_tensorflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task; default 1")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    add_verbose(p)
     return p
 
 

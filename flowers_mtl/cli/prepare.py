@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..data import prepare
 from ..errors import UserInputError
-from .common import SPLITS
+from .common import SPLITS, add_verbose
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=Path, help="classes.json fixing the class order (CSV input)")
     p.add_argument("--fractions", default="0.6,0.25,0.15", help="train,val,test shares; default 0.6,0.25,0.15")
     p.add_argument("--seed", type=int, default=0, help="seed of the stratified split; default 0")
+    add_verbose(p)
     return p
 
 

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import MODEL_HELP, quiet_tensorflow
+from .common import MODEL_HELP, add_verbose, quiet_tensorflow
 
 MB = 1024 * 1024
 
@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"request body limit in MB (larger: 413); default {protocol.MAX_BODY_BYTES // MB}")
     p.add_argument("--max-pixels", type=int, default=protocol.MAX_PIXELS,
                    help=f"pixels a photo may have (decompression bombs); default {protocol.MAX_PIXELS:,}")
+    add_verbose(p)
     return p
 
 

@@ -11,7 +11,7 @@ from ..config import TrainConfig, read_recipe
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
 from . import flags
-from .common import MODELS, RECIPES, SPLITS, SYNTHETIC_DATA, quiet_tensorflow
+from .common import MODELS, RECIPES, SPLITS, SYNTHETIC_DATA, add_verbose, quiet_tensorflow
 from .evaluate import evaluate_split
 
 DEMO_RECIPE = RECIPES / "demo.json"  # `python train.py` with no data: a quick run on generated pictures
@@ -28,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     groups = {name: p.add_argument_group(name) for name in GROUPS}
     groups["data"].add_argument("--data", type=Path, help="folder with train.txt, val.txt, test.txt and classes.json")
     flags.add_flags(p, TrainConfig, groups)
+    add_verbose(p)
     return p
 
 
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(settings) - flags.field_names(TrainConfig))
     if unknown:
         raise UserInputError(f"{args.config or DEMO_RECIPE}: unknown settings {', '.join(unknown)}")
-    settings |= {name: value for name, value in vars(args).items() if value is not None and name not in ("config", "data")}
+    settings |= {name: value for name, value in vars(args).items() if value is not None and name not in ("config", "data", "verbose")}
     settings |= _paths(args.data, demo, settings)
     config = TrainConfig.from_json(settings, "settings")
     config.validate()
