@@ -74,3 +74,35 @@ def test_same_pixels_as_training_pipeline(trained_model):
     split = read_split(data / "test.txt", load_classes(data / "classes.json"))
     images, *_ = next(iter(pipeline.evaluation_dataset(split, spec, 1)))
     np.testing.assert_array_equal(images.numpy()[0], load_rgb(split.paths[0], 32, spec.preprocessing).astype(np.float32))
+
+
+def test_folders_and_patterns_name_their_photos(tmp_path):
+    from flowers_mtl.data.locate import photo_paths
+
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    for name in ("a/x.jpg", "a/deep/y.PNG", "a/notes.txt", "b.webp"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    paths, errors = photo_paths([str(tmp_path / "a"), str(tmp_path / "*.webp"), str(tmp_path / "nothing*.jpg"),
+                                 str(tmp_path / "empty"), str(tmp_path / "plain.jpg")])
+    assert paths == [str(tmp_path / "a" / "deep" / "y.PNG"), str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b.webp"),
+                     str(tmp_path / "plain.jpg")]
+    assert [str(e) for e in errors] == [f"{tmp_path / 'nothing*.jpg'}: a pattern that matches no file",
+                                        f"{tmp_path / 'empty'}: a folder with no images in it"]
+
+
+def test_cli_csv_over_a_folder(trained_model, capsys):
+    import csv
+
+    from flowers_mtl.cli import predict
+    from flowers_mtl.cli.common import run as run_command
+
+    folder = trained_model.parent / "data" / "img"
+    assert run_command(predict.main, ["--model", str(trained_model), "--csv", str(folder), str(folder / "*_red_0.png")]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    photos = sorted(str(p) for p in folder.glob("*.png"))
+    assert [row["path"] for row in rows] == photos + sorted(str(p) for p in folder.glob("*_red_0.png"))
+    assert set(rows[0]) == {"path", "type", "type_prob", "colour", "colour_prob"}
+    assert all(row["type"] in TINY_CLASSES["type"] and 0 <= float(row["colour_prob"]) <= 1 for row in rows)
+    assert run_command(predict.main, ["--model", str(trained_model), "--csv", "--top-k", "2", str(folder)]) == 2
+    assert "use --json for --top-k" in capsys.readouterr().err

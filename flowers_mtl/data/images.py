@@ -14,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import UserInputError
 from ..spec import Preprocessing
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}  # what folders are searched for
 RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,

@@ -27,7 +27,6 @@ from ..spec import CLASSES_FILE, ClassNames
 from . import images
 from .splits import UNKNOWN, UNKNOWN_TOKENS, parse_label
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 UNKNOWN_FOLDER = "unknown"
 DEFAULT_FRACTIONS = (0.60, 0.25, 0.15)
 # A stratum smaller than this is merged into its type (then into one "rare" group) so that
@@ -54,7 +53,7 @@ def photos_from_folder(root: Path, tasks=("type", "colour")) -> tuple[list[Photo
     if not root.is_dir():
         raise UserInputError(f"{root}: not a folder (expected ROOT/<type>/<colour>/*.jpg)")
     found = sorted(
-        p for p in root.glob("*/*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        p for p in root.glob("*/*/*") if p.is_file() and p.suffix.lower() in images.IMAGE_SUFFIXES
     )
     if not found:
         raise UserInputError(f"{root}: no photos found at ROOT/<type>/<colour>/<photo> (.jpg, .png, ...)")
