@@ -93,3 +93,26 @@ def test_cli_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.strip() == f"error: {tmp_path / 'bad.csv'}:1: expected 3 columns (path, type, colour), got 2"
     done = run_prepare("--from-folder", tmp_path / "none", "--out", tmp_path / "out")
     assert done.returncode == 2 and "not a folder" in done.stderr
+
+
+def test_the_summary_counts_type_by_colour_per_split_and_thin_cells_are_warned():
+    from pathlib import Path
+
+    from flowers_mtl.data.prepare import Photo, Prepared, count_table, summary, thin_cells
+    from flowers_mtl.spec import ClassNames
+
+    def photo(type_id, colour_id):
+        return Photo(Path("x.jpg"), (type_id, colour_id))
+
+    classes = ClassNames({"type": ("rose", "daisy"), "colour": ("red", "white")})
+    splits = {"train": [photo(0, 0)] * 5 + [photo(1, 1)] * 4 + [photo(1, 0)] + [photo(0, -1)],
+              "val": [photo(0, 0)] * 2 + [photo(1, 1)] * 2, "test": [photo(0, 0), photo(1, 1), photo(0, 1)]}
+    prepared = Prepared(splits, classes)
+    table = count_table(splits["train"], classes).splitlines()
+    assert table[0].split() == ["red", "white", "?", "total"]
+    assert table[1].split() == ["rose", "5", "0", "1", "6"] and table[2].split() == ["daisy", "1", "4", "0", "5"]
+    assert "test: photos per type (rows) and colour (columns)" in summary(prepared)
+    warnings = thin_cells(prepared)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("only 1 photo(s) of daisy x red (in train)")
+    assert warnings[1].startswith("only 1 photo(s) of rose x white (in test)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..data import prepare
@@ -39,5 +40,7 @@ def main(argv=None) -> int:
     prepared = prepare.prepare(photos, classes, fractions, args.seed)
     written = prepare.write(prepared, args.out)
     print(prepare.summary(prepared))
+    for warning in prepare.thin_cells(prepared):
+        print(f"warning: {warning}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

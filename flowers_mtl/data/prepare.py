@@ -32,6 +32,7 @@ DEFAULT_FRACTIONS = (0.60, 0.25, 0.15)
 # A stratum smaller than this is merged into its type (then into one "rare" group) so that
 # scikit-learn can still place members of it in every split.
 MIN_STRATUM = 8
+THIN_CELL = 2  # type x colour combinations with this many photos or fewer get a warning
 CHECK_SIZE = 64  # decode at a small size: enough to prove the file is a readable image
 
 
@@ -171,4 +172,37 @@ def summary(prepared: Prepared) -> str:
     sizes = ", ".join(f"{name} {len(photos)}" for name, photos in prepared.splits.items())
     lines = [f"splits: {sizes}; dropped {len(prepared.dropped)}"]
     lines += [f"  dropped {reason}" for reason in prepared.dropped]
+    for name, photos in prepared.splits.items():
+        lines += ["", f"{name}: photos per type (rows) and colour (columns)", count_table(photos, prepared.classes)]
     return "\n".join(lines)
+
+
+def count_table(photos: list[Photo], classes: ClassNames) -> str:
+    """Photos per type x colour (`?` for an unknown label), with totals."""
+    types, colours = (list(classes.by_task[task]) + ["?"] for task in classes.tasks[:2])
+    counts = Counter((_name(classes, 0, p.labels[0]), _name(classes, 1, p.labels[1])) for p in photos)
+    width = max(len(n) for n in types + colours + ["total"]) + 1
+    rows = ["".ljust(width) + "".join(c.rjust(width) for c in colours + ["total"])]
+    for t in types:
+        cells = [counts[(t, c)] for c in colours]
+        if sum(cells):
+            rows.append(t.ljust(width) + "".join(str(n).rjust(width) for n in cells + [sum(cells)]))
+    return "\n".join(rows)
+
+
+def thin_cells(prepared: Prepared) -> list[str]:
+    """Type x colour combinations with 1 or 2 photos in all: they cannot be in every split, so
+    the model sees them only in training or is only tested on them."""
+    where: dict[tuple[str, str], Counter] = {}
+    for name, photos in prepared.splits.items():
+        for p in photos:
+            if UNKNOWN not in p.labels[:2]:
+                key = (_name(prepared.classes, 0, p.labels[0]), _name(prepared.classes, 1, p.labels[1]))
+                where.setdefault(key, Counter())[name] += 1
+    return [f"only {sum(splits.values())} photo(s) of {t} x {c} (in {', '.join(splits)}): add photos, or expect "
+            "this combination to be learnt or scored poorly" for (t, c), splits in sorted(where.items())
+            if sum(splits.values()) <= THIN_CELL]
+
+
+def _name(classes: ClassNames, task_index: int, label: int) -> str:
+    return "?" if label == UNKNOWN else classes.by_task[classes.tasks[task_index]][label]
