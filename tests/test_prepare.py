@@ -116,3 +116,14 @@ def test_the_summary_counts_type_by_colour_per_split_and_thin_cells_are_warned()
     assert len(warnings) == 2
     assert warnings[0].startswith("only 1 photo(s) of daisy x red (in train)")
     assert warnings[1].startswith("only 1 photo(s) of rose x white (in test)")
+
+
+def test_a_path_with_a_comma_is_written_so_that_the_reader_reads_it_back(tmp_path):
+    root = tmp_path / "photos"
+    for i in range(9):
+        draw(root / "rose" / "red" / f"a, b {i}.png", 0, "red", seed=i)
+        draw(root / "daisy" / "white" / f"c{i}.png", 1, "white", seed=100 + i)
+    photos, classes = prepare.photos_from_folder(root)
+    written = prepare.write(prepare.prepare(photos, classes), tmp_path / "splits")
+    read_back = [p for path in written[:3] for p in read_split(path, load_classes(tmp_path / "splits" / "classes.json")).paths]
+    assert sorted(read_back) == sorted(str(p.path.resolve()) for p in photos)

@@ -102,3 +102,13 @@ def test_a_quoted_path_may_hold_commas(tmp_path):
     classes.write_text(json.dumps({"type": ["rose", "daisy"], "colour": ["red", "pink"]}))
     split = read_split(split_file, load_classes(classes))
     assert split.paths == (str(folder / "a.png"),) and split.labels.tolist() == [[0, 0]]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_path(tmp_path):
+    from flowers_mtl.data.splits import read_split
+    from flowers_mtl.spec import ClassNames
+
+    (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "split.txt").write_bytes("a.jpg, 0, 1\n".encode("utf-8-sig"))
+    split = read_split(tmp_path / "split.txt", ClassNames({"type": ("x", "y"), "colour": ("r", "w")}))
+    assert list(split.paths) == [str(tmp_path / "a.jpg")]

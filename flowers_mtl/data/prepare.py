@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -158,11 +159,12 @@ def write(prepared: Prepared, out: Path) -> list[Path]:
     written = []
     for name, photos in prepared.splits.items():
         target = out / f"{name}.txt"
-        lines = [f"# {name} split written by flowers_mtl.prepare: path, {', '.join(prepared.classes.tasks)}"]
+        text = io.StringIO()
+        text.write(f"# {name} split written by flowers_mtl.prepare: path, {', '.join(prepared.classes.tasks)}\n")
+        rows = csv.writer(text, lineterminator="\n")  # CSV rules, as read_split reads: a comma in a path is quoted
         for photo in photos:
-            relative = os.path.relpath(photo.path.resolve(), out.resolve())
-            lines.append(", ".join([relative, *map(str, photo.labels)]))
-        target.write_text("\n".join(lines) + "\n")
+            rows.writerow([os.path.relpath(photo.path.resolve(), out.resolve()), *photo.labels])
+        target.write_text(text.getvalue())
         written.append(target)
     prepared.classes.save(out / CLASSES_FILE)
     return written + [out / CLASSES_FILE]

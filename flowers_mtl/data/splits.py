@@ -63,13 +63,14 @@ def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> in
 
 
 def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) -> Split:
-    """Read a split file; relative image paths are resolved against the split file's folder."""
+    """Read a split file; relative image paths are resolved against the split file's folder. A UTF-8
+    byte-order mark (Windows editors write one) is not part of the first path."""
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"{path}: split file not found")
     tasks = classes.tasks
     paths, labels, line_numbers, missing = [], [], [], []
-    for number, raw_line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
