@@ -118,3 +118,18 @@ def test_evaluate_cli_errors_are_one_line(trained_model, tmp_path):
     bad.write_text("x.png, 0\n")
     done = run("evaluate.py", "--model", trained_model, "--split", bad)
     assert done.returncode == 2 and "bad.txt:1: expected 3" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_report_that_cannot_be_saved_is_printed_then_warned(trained_model, capsys, monkeypatch):
+    from flowers_mtl.cli import evaluate
+    from flowers_mtl.config import TrainConfig
+    from flowers_mtl.eval import report as reports
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(reports, "write_report", read_only)
+    assert evaluate.main(["--model", str(trained_model), "--split", TrainConfig.load(trained_model).test]) == 0
+    captured = capsys.readouterr()
+    assert "type" in captured.out and "accuracy" in captured.out
+    assert captured.err.startswith("warning: the report could not be saved in") and "Permission denied" in captured.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import UserInputError
@@ -51,12 +52,18 @@ def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) ->
         )
     split = read_split_for(trained, split_path)
     report = score_model(trained, split, batch_size)
-    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
-    written = reports.write_report(report, trained.classes, trained.report_dir, stem)
     if as_json:
-        print(json.dumps(report))
+        print(json.dumps(report), flush=True)
     else:
         print(f"evaluation of {trained.source} ({trained.kind}) on {split.source}")
-        print(reports.format_report(report, trained.classes))
+        print(reports.format_report(report, trained.classes), flush=True)
+    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
+    try:  # printed first: a read-only model folder or a full disk loses the files, not the result
+        written = reports.write_report(report, trained.classes, trained.report_dir, stem)
+    except OSError as err:
+        print(f"warning: the report could not be saved in {trained.report_dir} ({err.strerror or err})",
+              file=sys.stderr)
+        return report
+    if not as_json:
         print(f"report written to {written[0].parent}")
     return report
