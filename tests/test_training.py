@@ -325,3 +325,14 @@ def test_a_tiny_set_is_overfit(tmp_path):
     assert len(losses) == 40 and all(np.isfinite(losses))
     assert losses[-1] < 0.5 * losses[0], losses
     assert result.best["validation"]["type"]["accuracy"] >= 0.75  # chance: 0.5
+
+
+def test_a_task_near_chance_gets_a_note_saying_what_to_expect():
+    from flowers_mtl.train.loop import chance_note
+
+    val = {"type": {"accuracy": 0.30}, "colour": {"accuracy": 0.90}}
+    note = chance_note(val, {"type": 4, "colour": 3})
+    assert note.startswith("note: validation accuracy near chance so far: type 0.30 (guessing: 0.25).")
+    assert "colour" not in note and "--pretrained" in note
+    assert chance_note({"type": {"accuracy": 0.6}, "colour": {"accuracy": 0.9}}, {"type": 4, "colour": 3}) is None
+    assert chance_note(None, {"type": 4}) is None

@@ -101,4 +101,8 @@ def _predict_one(trained, config: TrainConfig) -> None:
     print("\nprediction for one test picture (python predict.py --model ... PATH):")
     for outcome in predict_paths(trained, [example], top_k=2):
         print(outcome.to_text())
+    print("\nnext, on your own photos (folders PHOTOS/<type>/<colour>/*.jpg):\n"
+          f"  python -m flowers_mtl.prepare --from-folder PHOTOS      # writes {SPLITS}/\n"
+          "  python train.py --pretrained imagenet                    # fine-tunes ImageNet weights (downloaded once)\n"
+          f"  python predict.py --model {MODELS / SPLITS.name} NEW_PHOTOS/ --csv")
 

@@ -83,6 +83,8 @@ def train(config: TrainConfig, log=print) -> TrainResult:
             session.manager.save(checkpoint_number=session.step)
             writer.flush()
             log(epoch_line(record, last_epoch, session))
+            if record["epoch"] == CHANCE_NOTE_EPOCH and (note := chance_note(record["val"], session.model.num_classes)):
+                log(note)
             history.append(record)
         if session.skipped_train:
             for name in pipeline.undecodable(session.train_split, session.spec):
@@ -272,6 +274,20 @@ def keep_best(session: Session, record: dict) -> bool:
     path = session.folder / store.BEST / store.BEST_METRICS
     path.write_text(json.dumps({"step": record["step"], "epoch": record["epoch"], "validation": val}, indent=1) + "\n")
     return True
+
+
+CHANCE_NOTE_EPOCH = 2  # early enough to reassure, late enough that a pretrained start has moved
+
+
+def chance_note(val: dict | None, num_classes: dict[str, int]) -> str | None:
+    """A line for the tasks whose validation accuracy is still near guessing, saying what to expect."""
+    near = [task for task, n in num_classes.items() if val and val[task]["accuracy"] < 1.5 / n]
+    if not near:
+        return None
+    which = ", ".join(f"{task} {val[task]['accuracy']:.2f} (guessing: {1 / num_classes[task]:.2f})" for task in near)
+    return (f"note: validation accuracy near chance so far: {which}. From scratch a task often stays there for several "
+            "epochs before it moves; if it does not by the last epochs, start from ImageNet weights (--pretrained) "
+            "or add photos.")
 
 
 def epoch_line(record: dict, last_epoch: int, session: Session) -> str:
