@@ -3,8 +3,7 @@
 
 import sys
 
-from flowers_mtl.cli.common import run
-from tools.bench import main
+from flowers_mtl.cli.common import run_module
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(run_module("tools.bench"))  # imported inside run: its TensorFlow start-up lines are filtered too

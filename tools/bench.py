@@ -258,10 +258,14 @@ def format_table(result: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench.py", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, help="folder with train.txt and classes.json (default: the generated set)")
-    p.add_argument("--image-size", type=int, default=BenchSettings.image_size)
-    p.add_argument("--batch-size", type=int, default=BenchSettings.batch_size)
-    p.add_argument("--steps", type=int, default=BenchSettings.steps, help="steps per timed repeat")
-    p.add_argument("--repeats", type=int, default=BenchSettings.repeats, help="timed repeats (the median is reported)")
+    p.add_argument("--image-size", type=int, default=BenchSettings.image_size,
+                   help=f"input size in pixels; default {BenchSettings.image_size}")
+    p.add_argument("--batch-size", type=int, default=BenchSettings.batch_size,
+                   help=f"photos per step; default {BenchSettings.batch_size}")
+    p.add_argument("--steps", type=int, default=BenchSettings.steps,
+                   help=f"steps per timed repeat; default {BenchSettings.steps}")
+    p.add_argument("--repeats", type=int, default=BenchSettings.repeats,
+                   help=f"timed repeats (the median is reported); default {BenchSettings.repeats}")
     p.add_argument("--smoke", action="store_true", help="a tiny, fast run that only checks the benchmark works")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_verbose(p)

@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: no C++ start-up chatter
 
 import contextlib
+import importlib
 import logging
 import re
 import sys
@@ -82,6 +83,12 @@ def run(main, argv=None) -> int:
     verbose = VERBOSE_FLAG in (sys.argv[1:] if argv is None else argv)
     with contextlib.nullcontext() if verbose else native_noise_filtered():
         return _run(main, argv)
+
+
+def run_module(name: str, argv=None) -> int:
+    """run() for a command whose module imports TensorFlow at its top (the tools): the import
+    happens inside the stderr filter."""
+    return run(lambda args: importlib.import_module(name).main(args), argv)
 
 
 def _run(main, argv) -> int:
