@@ -42,8 +42,8 @@ class TrainConfig:
         "data")
     model: ModelSpec = field(default_factory=ModelSpec)
     pretrained: str | None = setting(
-        None, "start from ImageNet SqueezeNet v1.1: a Keras .h5, an OpenVINO .xml, or 'imagenet' to download the h5 "
-        "once", "model")
+        "imagenet", "start from ImageNet SqueezeNet v1.1: 'imagenet' (the weights shipped with the package; the "
+        "default), a Keras .h5 or an OpenVINO .xml; --from-scratch starts from random weights", "model")
     # Optimisation. joint: one optimiser on the weighted sum of the task losses; alternate: one
     # optimiser per task (trunk + that task's head), taking turns batch by batch in alternate_ratio.
     mode: str = setting("joint", "joint (one optimiser, summed loss) or alternate (one optimiser per task, taking "

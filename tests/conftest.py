@@ -101,6 +101,7 @@ def tiny_config(data: Path, out: Path, **overrides):
         epochs=1,
         warmup_steps=0,
         checkpoint_every=1000,
+        pretrained=None,  # from scratch unless a test asks for ImageNet weights
     )
     settings.update(overrides)
     return TrainConfig.from_json(settings, "test settings")

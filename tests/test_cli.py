@@ -99,3 +99,32 @@ def test_native_noise_is_matched_and_nothing_else():
             "Traceback (most recent call last):"]
     assert all(NATIVE_NOISE.match(line) for line in noise)
     assert not any(NATIVE_NOISE.match(line) for line in kept)
+
+
+@pytest.mark.slow
+def test_a_rerun_resumes_only_the_same_run_and_restart_keeps_a_backup(tmp_path, capsys):
+    """Same command: resumes. Another image size or another start (ImageNet vs scratch): refused
+    with the differences and the two ways on. --restart: the old folder becomes a backup."""
+    import json
+
+    data, out = make_dataset(tmp_path / "data", per_class=2), tmp_path / "model"
+    base = ["--data", str(data), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--checkpoint-every", "1"]
+
+    def train(*extra):
+        code = run(train_cli.main, [*base, *extra])
+        return code, capsys.readouterr()
+
+    assert train("--image-size", "32", "--from-scratch")[0] == 0
+    code, printed = train("--image-size", "32", "--from-scratch", "--epochs", "2")
+    assert code == 0 and "resuming from" in printed.out
+    code, printed = train("--image-size", "48", "--from-scratch")
+    assert code == 2 and "image_size: 48 != 32" in printed.err and "--restart" in printed.err
+    code, printed = train("--image-size", "32")  # ImageNet start, the default, against a run from scratch
+    assert code == 2 and "pretrained" in printed.err and "another --out" in printed.err
+    assert json.loads((out / "config.json").read_text())["model"]["image_size"] == 32  # the refusals wrote nothing
+    code, printed = train("--image-size", "48", "--from-scratch", "--restart")
+    assert code == 0 and f"is now {out}.backup-1" in printed.out
+    assert json.loads((tmp_path / "model.backup-1" / "config.json").read_text())["model"]["image_size"] == 32
+    assert json.loads((out / "config.json").read_text())["model"]["image_size"] == 48
+    assert run(train_cli.main, [*base, "--from-scratch", "--pretrained", "imagenet"]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -96,14 +96,25 @@ def test_bad_files(tmp_path):
         pretrained.read_weights(tmp_path / "w.npz")
 
 
-def test_imagenet_spec_downloads_the_keras_squeezenet_release_once(tmp_path):
+def test_imagenet_is_the_bundled_file_offline():
+    import hashlib
+
+    def no_network(**kwargs):
+        raise AssertionError("the bundled weights need no download")
+
+    path = pretrained.resolve("imagenet", download=no_network)
+    assert path == pretrained.BUNDLED and hashlib.sha256(path.read_bytes()).hexdigest() == pretrained.IMAGENET_SHA256
+    assert (path.parent / "NOTICE.md").is_file()
+
+
+def test_without_the_bundled_file_imagenet_downloads_the_keras_squeezenet_release_once(tmp_path):
     calls = []
 
     def fake_download(**kwargs):
         calls.append(kwargs)
         return str(tmp_path / kwargs["fname"])
 
-    path = pretrained.resolve("imagenet", download=fake_download)
+    path = pretrained.resolve("imagenet", download=fake_download, bundled=tmp_path / "absent.h5")
     (call,) = calls
     assert call["origin"] == (
         "https://github.com/rcmalli/keras-squeezenet/releases/download/v1.0/"
@@ -113,9 +124,9 @@ def test_imagenet_spec_downloads_the_keras_squeezenet_release_once(tmp_path):
     assert pretrained.resolve("/some/local.h5", download=fake_download) == Path("/some/local.h5") and len(calls) == 1
 
 
-def test_download_failure_is_a_user_error():
+def test_download_failure_is_a_user_error(tmp_path):
     def offline(**kwargs):
         raise OSError("network unreachable")
 
     with pytest.raises(UserInputError, match=r"could not download the ImageNet weights from .*\(network unreachable\)"):
-        pretrained.resolve("imagenet", download=offline)
+        pretrained.resolve("imagenet", download=offline, bundled=tmp_path / "absent.h5")

@@ -27,6 +27,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="JSON recipe of settings (e.g. configs/finetune.json); flags override it")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
     groups["data"].add_argument("--data", type=Path, help="folder with train.txt, val.txt, test.txt and classes.json")
+    groups["model"].add_argument("--from-scratch", action="store_true",
+                                 help="start from random weights, not ImageNet's (--pretrained)")
+    groups["bookkeeping"].add_argument("--restart", action="store_true",
+                                       help="start over in --out: its old content moves to OUT.backup-N first")
     flags.add_flags(p, TrainConfig, groups)
     add_verbose(p)
     return p
@@ -44,10 +48,17 @@ def main(argv=None) -> int:
     unknown = sorted(set(settings) - flags.field_names(TrainConfig))
     if unknown:
         raise UserInputError(f"{args.config or DEMO_RECIPE}: unknown settings {', '.join(unknown)}")
-    settings |= {name: value for name, value in vars(args).items() if value is not None and name not in ("config", "data", "verbose")}
+    own = ("config", "data", "verbose", "from_scratch", "restart")  # this command's flags, not settings
+    settings |= {name: value for name, value in vars(args).items() if value is not None and name not in own}
+    if args.from_scratch:
+        if args.pretrained is not None:
+            raise UserInputError("give --from-scratch or --pretrained, not both")
+        settings["pretrained"] = None
     settings |= _paths(args.data, demo, settings)
     config = TrainConfig.from_json(settings, "settings")
     config.validate()
+    if args.restart:
+        _move_aside(Path(config.out))
     quiet_tensorflow()
     from ..model import store
     from ..train.loop import train
@@ -91,6 +102,17 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
     if settings.get("pretrained") not in (None, "imagenet"):
         paths["pretrained"] = settings["pretrained"]
     return {key: str(Path(value).resolve()) if value is not None else None for key, value in paths.items()}
+
+
+def _move_aside(folder: Path) -> None:
+    """--restart: the old model folder becomes FOLDER.backup-N (never deleted); training starts afresh."""
+    if not folder.exists():
+        return
+    number = 1
+    while (backup := folder.with_name(f"{folder.name}.backup-{number}")).exists():
+        number += 1
+    folder.rename(backup)
+    print(f"--restart: the old {folder} is now {backup}")
 
 
 def _predict_one(trained, config: TrainConfig) -> None:

@@ -25,6 +25,7 @@ IMAGENET_URL = (
     "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 )
 IMAGENET_SHA256 = "2d935d8c102ad1232484a77da8e6fbdf3ff4ab608974a0d8b6283115ffff204f"
+BUNDLED = Path(__file__).with_name("weights") / "squeezenet_v1.1_imagenet_notop.h5"  # that file, shipped (NOTICE.md)
 NOT_IMPORTED = (architecture.CLASSIFIER,)  # per-task classes: always trained from a fresh start
 
 
@@ -108,10 +109,13 @@ def read_weights(path: str | Path) -> LayerWeights:
     raise UserInputError(f"{path}: expected a Keras .h5 or an OpenVINO .xml/.bin pair")
 
 
-def resolve(spec: str, download=None) -> Path:
-    """A local file as given; `imagenet` downloads keras-squeezenet's h5 once into the Keras cache."""
+def resolve(spec: str, download=None, bundled: Path = BUNDLED) -> Path:
+    """A local file as given; `imagenet` is the h5 shipped with the package (offline), or where
+    an install lacks it, keras-squeezenet's h5 downloaded once into the Keras cache."""
     if spec != IMAGENET:
         return Path(spec)
+    if bundled.is_file():
+        return bundled
     if download is None:
         from tf_keras.utils import get_file as download
     try:

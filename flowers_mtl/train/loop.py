@@ -138,7 +138,8 @@ def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     saved_classes = folder / CLASSES_FILE
     if saved_classes.is_file() and load_classes(saved_classes) != all_classes:
-        raise UserInputError(f"{folder}: holds a model trained with other classes ({saved_classes}); choose another --out")
+        raise UserInputError(f"{folder}: holds a model trained with other classes ({saved_classes}); choose another "
+                             "--out, or --restart (the old folder is kept as a backup)")
     if (folder / CONFIG_FILE).is_file():
         saved = TrainConfig.load(folder)
         saved_spec = store.read_model_spec(folder)
@@ -146,7 +147,8 @@ def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
         if conflicts:
             raise UserInputError(
                 f"{folder}: holds a run with other settings ({'; '.join(conflicts)}, new != saved); "
-                "rerun with the saved settings to resume, or choose another --out"
+                "rerun with the saved settings to resume, or choose another --out, or --restart (the old folder is kept "
+                "as a backup)"
             )
     spec.save(folder)
     config.save(folder)
