@@ -168,6 +168,8 @@ def _restore_or_import(session: Session) -> None:
             else "into each task's own tower"
         )
         log(f"loaded {loaded} ImageNet tensors from {source} ({layout})")
+    else:
+        log("from scratch: random initial weights (without --from-scratch, training starts from ImageNet's)")
 
 
 def _log_start(session: Session, weights: dict) -> None:
