@@ -331,8 +331,10 @@ def test_a_task_near_chance_gets_a_note_saying_what_to_expect():
     from flowers_mtl.train.loop import chance_note
 
     val = {"type": {"accuracy": 0.30}, "colour": {"accuracy": 0.90}}
-    note = chance_note(val, {"type": 4, "colour": 3})
+    note = chance_note(val, {"type": 4, "colour": 3}, from_scratch=True)
     assert note.startswith("note: validation accuracy near chance so far: type 0.30 (guessing: 0.25).")
-    assert "colour" not in note and "--pretrained" in note
-    assert chance_note({"type": {"accuracy": 0.6}, "colour": {"accuracy": 0.9}}, {"type": 4, "colour": 3}) is None
-    assert chance_note(None, {"type": 4}) is None
+    assert "colour" not in note and "leave out --from-scratch" in note
+    assert "check the labels" in chance_note(val, {"type": 4, "colour": 3}, from_scratch=False)
+    good = {"type": {"accuracy": 0.6}, "colour": {"accuracy": 0.9}}
+    assert chance_note(good, {"type": 4, "colour": 3}, from_scratch=True) is None
+    assert chance_note(None, {"type": 4}, from_scratch=True) is None

@@ -83,8 +83,10 @@ def train(config: TrainConfig, log=print) -> TrainResult:
             session.manager.save(checkpoint_number=session.step)
             writer.flush()
             log(epoch_line(record, last_epoch, session))
-            if record["epoch"] == CHANCE_NOTE_EPOCH and (note := chance_note(record["val"], session.model.num_classes)):
-                log(note)
+            if record["epoch"] == CHANCE_NOTE_EPOCH:
+                note = chance_note(record["val"], session.model.num_classes, from_scratch=not config.pretrained)
+                if note:
+                    log(note)
             history.append(record)
         if session.skipped_train:
             for name in pipeline.undecodable(session.train_split, session.spec):
@@ -283,15 +285,19 @@ def keep_best(session: Session, record: dict) -> bool:
 CHANCE_NOTE_EPOCH = 2  # early enough to reassure, late enough that a pretrained start has moved
 
 
-def chance_note(val: dict | None, num_classes: dict[str, int]) -> str | None:
+def chance_note(val: dict | None, num_classes: dict[str, int], from_scratch: bool) -> str | None:
     """A line for the tasks whose validation accuracy is still near guessing, saying what to expect."""
     near = [task for task, n in num_classes.items() if val and val[task]["accuracy"] < 1.5 / n]
     if not near:
         return None
     which = ", ".join(f"{task} {val[task]['accuracy']:.2f} (guessing: {1 / num_classes[task]:.2f})" for task in near)
-    return (f"note: validation accuracy near chance so far: {which}. From scratch a task often stays there for several "
-            "epochs before it moves; if it does not by the last epochs, start from ImageNet weights (--pretrained) "
-            "or add photos.")
+    if from_scratch:
+        advice = ("From scratch a task often stays there for several epochs before it moves; if it does not by the "
+                  "last epochs, start from ImageNet weights (leave out --from-scratch) or add photos.")
+    else:
+        advice = ("From ImageNet weights it should move within a few epochs; if it does not, check the labels "
+                  "(prepare's count table) or add photos.")
+    return f"note: validation accuracy near chance so far: {which}. {advice}"
 
 
 def epoch_line(record: dict, last_epoch: int, session: Session) -> str:
