@@ -111,7 +111,10 @@ def _move_aside(folder: Path) -> None:
     number = 1
     while (backup := folder.with_name(f"{folder.name}.backup-{number}")).exists():
         number += 1
-    folder.rename(backup)
+    try:
+        folder.rename(backup)
+    except OSError as err:
+        raise UserInputError(f"--restart: cannot move {folder} to {backup} ({err.strerror}); move it yourself") from None
     print(f"--restart: the old {folder} is now {backup}")
 
 
