@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import files
 from .errors import UserInputError, read_json
 from .spec import CONFIG_FILE, ModelSpec, Preprocessing, check_choices, check_keys
 
@@ -92,6 +94,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         self.model.validate()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserInputError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
         for name in ("batch_size", "epochs", "checkpoint_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
@@ -109,7 +115,7 @@ class TrainConfig:
             raise UserInputError("--tasks needs at least one task")
         for flag, per_task in (("loss-weights", self.loss_weights), ("alternate-ratio", self.alternate_ratio)):
             for task, value in (per_task or {}).items():
-                if not value >= 0:
+                if not 0 <= value < math.inf:
                     raise UserInputError(f"--{flag}: {task}={value} must be >= 0")
         if self.alternate_ratio and not any(self.alternate_ratio.values()):
             raise UserInputError("--alternate-ratio: at least one task needs a positive count")
@@ -128,7 +134,7 @@ class TrainConfig:
         return dataclasses.asdict(self) | {"model": self.model.to_json()}
 
     def save(self, folder: Path) -> None:
-        (Path(folder) / CONFIG_FILE).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        files.write_text(Path(folder) / CONFIG_FILE, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def from_json(cls, raw, where: str) -> TrainConfig:

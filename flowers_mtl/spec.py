@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import architecture
+from . import architecture, files
 from .errors import UserInputError, read_json
 
 SPEC_FILE = "model.json"
@@ -59,7 +61,7 @@ class ClassNames:
         return cls(by_task)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        files.write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ class ModelSpec:
         return spec
 
     def save(self, folder: Path) -> None:
-        (Path(folder) / SPEC_FILE).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        files.write_text(Path(folder) / SPEC_FILE, json.dumps(self.to_json(), indent=1) + "\n")
 
     def differences(self, other: ModelSpec) -> list[str]:
         """`name: mine != other's` for every setting that differs (nested ones dotted)."""
@@ -160,7 +162,36 @@ def check_keys(raw, cls, where: str) -> dict:
     unknown = sorted(set(raw) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
         raise UserInputError(f"{where}: unknown settings {', '.join(unknown)} (written by a newer flowers-mtl?)")
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        if not _fits(value, hints[key]):
+            raise UserInputError(f"{where}: {key} should be {_type_name(hints[key])}, got {json.dumps(value)}")
     return raw
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON value can stand for a field typed `hint` (a nested dataclass is checked by
+    its own from_json; an int may stand for a float, never a bool for a number)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if dataclasses.is_dataclass(hint) or hint is ClassNames:
+        return isinstance(value, dict) or value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_fits(v, args[1]) for v in value.values())
+    return isinstance(value, hint)
+
+
+def _type_name(hint) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> dict:

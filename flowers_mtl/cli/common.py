@@ -29,6 +29,19 @@ VERBOSE_FLAG = "--verbose"
 MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
 
 
+def add_max_pixels(parser) -> None:
+    """--max-pixels for every command that decodes photos; apply_max_pixels(args) after parsing."""
+    from ..data.images import MAX_PIXELS, MAX_PIXELS_HELP
+
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=MAX_PIXELS_HELP)
+
+
+def apply_max_pixels(args) -> None:
+    from ..data.images import set_pixel_limit
+
+    set_pixel_limit(args.max_pixels)
+
+
 def add_verbose(parser) -> None:
     """Every command takes --verbose; run() reads it before the command parses its flags."""
     parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
-from .common import FLIP_TTA_HELP, MODEL_HELP, add_verbose, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
 
 DEFAULT_BATCH = 32
 
@@ -22,14 +22,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    add_max_pixels(p)
     add_verbose(p)
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    apply_max_pixels(args)
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size must be positive, got {args.batch_size}")
+    from ..data.splits import check_split_file
+
+    check_split_file(args.split)
     quiet_tensorflow()
     from ..inference import load_predictor
 

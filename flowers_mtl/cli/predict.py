@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import FLIP_TTA_HELP, MODEL_HELP, add_verbose, quiet_tensorflow
+from .common import FLIP_TTA_HELP, MODEL_HELP, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
 
 PROGRESS_FROM = 50  # photos
 
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--csv", action="store_true", help="CSV with a header: path, then each task's label and "
                         "probability")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    add_max_pixels(p)
     add_verbose(p)
     return p
 
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Exit 2 if any photo could not be read (each named on stderr); the others are answered."""
     args = parser().parse_args(argv)
+    apply_max_pixels(args)
     if args.top_k < 1:
         raise UserInputError(f"--top-k must be at least 1, got {args.top_k}")
     if args.csv and args.top_k > 1:

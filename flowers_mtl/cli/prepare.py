@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data import prepare
 from ..errors import UserInputError
-from .common import SPLITS, add_verbose
+from .common import SPLITS, add_max_pixels, add_verbose, apply_max_pixels
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=Path, help="classes.json fixing the class order (CSV input)")
     p.add_argument("--fractions", default="0.6,0.25,0.15", help="train,val,test shares; default 0.6,0.25,0.15")
     p.add_argument("--seed", type=int, default=0, help="seed of the stratified split; default 0")
+    add_max_pixels(p)
     add_verbose(p)
     return p
 
@@ -29,6 +30,7 @@ def main(argv=None) -> int:
     from ..data.splits import load_classes
 
     args = parser().parse_args(argv)
+    apply_max_pixels(args)
     try:
         fractions = tuple(float(x) for x in args.fractions.split(","))
     except ValueError:

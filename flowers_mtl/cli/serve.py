@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import MODEL_HELP, add_verbose, quiet_tensorflow
+from .common import MODEL_HELP, add_max_pixels, add_verbose, quiet_tensorflow
 
 MB = 1024 * 1024
 
@@ -27,8 +27,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"photos per request; default {protocol.MAX_INSTANCES}")
     p.add_argument("--max-body-mb", type=float, default=protocol.MAX_BODY_BYTES / MB,
                    help=f"request body limit in MB (larger: 413); default {protocol.MAX_BODY_BYTES // MB}")
-    p.add_argument("--max-pixels", type=int, default=protocol.MAX_PIXELS,
-                   help=f"pixels a photo may have (decompression bombs); default {protocol.MAX_PIXELS:,}")
+    add_max_pixels(p)
     add_verbose(p)
     return p
 

@@ -11,7 +11,16 @@ from ..config import TrainConfig, read_recipe
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
 from . import flags
-from .common import MODELS, RECIPES, SPLITS, SYNTHETIC_DATA, add_verbose, quiet_tensorflow
+from .common import (
+    MODELS,
+    RECIPES,
+    SPLITS,
+    SYNTHETIC_DATA,
+    add_max_pixels,
+    add_verbose,
+    apply_max_pixels,
+    quiet_tensorflow,
+)
 from .evaluate import evaluate_split
 
 DEMO_RECIPE = RECIPES / "demo.json"  # `python train.py` with no data: a quick run on generated pictures
@@ -32,12 +41,14 @@ def parser() -> argparse.ArgumentParser:
     groups["bookkeeping"].add_argument("--restart", action="store_true",
                                        help="start over in --out: its old content moves to OUT.backup-N first")
     flags.add_flags(p, TrainConfig, groups)
+    add_max_pixels(groups["data"])
     add_verbose(p)
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    apply_max_pixels(args)
     settings = read_recipe(args.config) if args.config else {}
     if args.data is None and args.train is None and "train" not in settings and (SPLITS / "train.txt").is_file():
         print(f"no --data given: training on {SPLITS}/ (it holds a train.txt)")
@@ -48,7 +59,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(settings) - flags.field_names(TrainConfig))
     if unknown:
         raise UserInputError(f"{args.config or DEMO_RECIPE}: unknown settings {', '.join(unknown)}")
-    own = ("config", "data", "verbose", "from_scratch", "restart")  # this command's flags, not settings
+    own = ("config", "data", "verbose", "from_scratch", "restart", "max_pixels")  # this command's flags, not settings
     settings |= {name: value for name, value in vars(args).items() if value is not None and name not in own}
     if args.from_scratch:
         if args.pretrained is not None:
@@ -97,6 +108,9 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
     if paths["train"] is None:
         raise UserInputError("no training data: give --data DIR or --train FILE")
     train = Path(paths["train"])
+    from ..data.splits import check_split_file  # (no TensorFlow)
+
+    check_split_file(train)
     paths["classes"] = paths["classes"] or train.parent / CLASSES_FILE
     paths["out"] = paths["out"] or MODELS / (data or train.parent).resolve().name
     if settings.get("pretrained") not in (None, "imagenet"):
@@ -128,6 +142,6 @@ def _predict_one(trained, config: TrainConfig) -> None:
         print(outcome.to_text())
     print("\nnext, on your own photos (folders PHOTOS/<type>/<colour>/*.jpg):\n"
           f"  python -m flowers_mtl.prepare --from-folder PHOTOS      # writes {SPLITS}/\n"
-          "  python train.py --pretrained imagenet                    # fine-tunes ImageNet weights (downloaded once)\n"
+          "  python train.py                                          # fine-tunes the bundled ImageNet weights\n"
           f"  python predict.py --model {MODELS / SPLITS.name} NEW_PHOTOS/ --csv")
 

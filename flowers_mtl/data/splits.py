@@ -62,12 +62,20 @@ def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> in
     return value
 
 
+def check_split_file(path: Path | str) -> None:
+    """A split path names a file: checked before anything else reads beside it (classes.json)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a folder, not a split file (lines of: path, type, colour)")
+    if not path.is_file():
+        raise UserInputError(f"{path}: split file not found")
+
+
 def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) -> Split:
     """Read a split file; relative image paths are resolved against the split file's folder. A UTF-8
     byte-order mark (Windows editors write one) is not part of the first path."""
+    check_split_file(path)
     path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path}: split file not found")
     tasks = classes.tasks
     paths, labels, line_numbers, missing = [], [], [], []
     for number, raw_line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):

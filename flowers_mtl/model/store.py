@@ -15,6 +15,9 @@ alone) still load: their spec is rebuilt from config.json and classes.json.
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from .. import files
 from ..errors import UserInputError, read_json
 from ..spec import CLASSES_FILE, CONFIG_FILE, SPEC_FILE, ClassNames, ModelSpec, read_spec
 from .layer import MultiTaskSqueezeNet, build_model, probability_fn
@@ -66,14 +70,76 @@ def best_prefix(folder: Path) -> str:
     return str(Path(folder) / BEST / BEST_PREFIX)
 
 
-def best_checkpoint(folder: Path) -> str | None:
-    prefix = best_prefix(folder)
-    return prefix if Path(prefix + ".index").is_file() else None
-
-
 def save_weights(model: MultiTaskSqueezeNet, prefix: str) -> None:
-    """The model's weights alone (no optimiser): what best/ holds."""
+    """The model's weights alone (no optimiser)."""
     tf.train.Checkpoint(model=model).write(prefix)
+
+
+def save_best(model: MultiTaskSqueezeNet, folder: Path, metrics: dict) -> None:
+    """best/ (weights and their scores) written aside and renamed into place: a kill at any
+    moment leaves the previous best/ or the new one, never a cut one."""
+    final = Path(folder) / BEST
+    aside = files.partial_folder(final)
+    save_weights(model, str(aside / BEST_PREFIX))
+    files.write_text(aside / BEST_METRICS, json.dumps(metrics, indent=1) + "\n")
+    files.replace_folder(aside, final)
+
+
+def clean_leftovers(folder: Path) -> None:
+    """What a killed run leaves: a half-written best/ and TensorFlow's *_temp checkpoint parts."""
+    folder = Path(folder)
+    for leftover in [folder / (BEST + files.PARTIAL), *(folder / CHECKPOINTS).glob("*_temp*"),
+                     *(folder / BEST).glob("*_temp*")]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def training_checkpoints(folder: Path) -> list[str]:
+    """The prefixes of checkpoints/, newest first, from the files themselves (not from the
+    `checkpoint` state file, which a kill may leave pointing at a cut one)."""
+    numbered = []
+    for index in (Path(folder) / CHECKPOINTS).glob("ckpt-*.index"):
+        match = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
+        if match:
+            numbered.append((int(match.group(1)), str(index.with_suffix(""))))
+    return [prefix for _, prefix in sorted(numbered, reverse=True)]
+
+
+def best_checkpoints(folder: Path) -> list[str]:
+    return [str(copy / BEST_PREFIX) for copy in files.complete_copies(Path(folder) / BEST)
+            if (copy / (BEST_PREFIX + ".index")).is_file()]
+
+
+def checkpoint_problem(prefix: str) -> str | None:
+    """Why a checkpoint cannot be used (unreadable, cut, or holding NaN/infinite values), or None."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_floating:
+                values = reader.get_tensor(name)  # (infinity is fine outside the weights: best_score starts at -inf)
+                if np.isnan(values).any() or (name.startswith("model/") and not np.isfinite(values).all()):
+                    return f"{name.split('/.ATTRIBUTES')[0]} holds NaN or infinite values"
+    except tf.errors.OpError as err:
+        return err.message.splitlines()[0]
+    except (ValueError, IndexError) as err:  # IndexError: a data file shorter than its index says
+        return str(err).splitlines()[0]
+    return None
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def first_usable(prefixes: list[str], on_damaged=warn) -> str | None:
+    """The first checkpoint that reads back whole with finite values; each damaged one is named."""
+    for prefix in prefixes:
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            return prefix
+        on_damaged(f"{prefix} is damaged ({problem}); trying an older copy")
+    return None
 
 
 @dataclass
@@ -123,18 +189,33 @@ class TrainedModel:
         return {task: value.numpy() for task, value in self._probabilities(tf.convert_to_tensor(images, tf.float32)).items()}
 
 
-def load_trained(folder: Path | str, flip_tta: bool = False) -> TrainedModel:
-    """The best-on-validation weights if there are any, else the latest training checkpoint."""
+def load_trained(folder: Path | str, flip_tta: bool = False, on_damaged=warn) -> TrainedModel:
+    """The best-on-validation weights if there are any, else the latest training checkpoint; a
+    damaged copy (a kill mid-write, a cut file) is named and the next one tried."""
     folder = Path(folder)
     spec = read_model_spec(folder)
-    checkpoint = best_checkpoint(folder) or tf.train.latest_checkpoint(str(folder / CHECKPOINTS))
-    if checkpoint is None:
+    candidates = best_checkpoints(folder) + training_checkpoints(folder)
+    if not candidates:
         raise UserInputError(f"{folder}: no trained weights yet (no checkpoint in {BEST}/ or {CHECKPOINTS}/)")
+    checkpoint = first_usable(candidates, on_damaged)
+    if checkpoint is None:
+        raise UserInputError(f"{folder}: every checkpoint is damaged ({', '.join(candidates)}); retrain")
     model = build_model(spec)
-    tf.train.Checkpoint(model=model).read(checkpoint).expect_partial().assert_existing_objects_matched()
+    try:
+        tf.train.Checkpoint(model=model).read(checkpoint).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as err:
+        raise UserInputError(f"{checkpoint}: the weights do not fit {folder / SPEC_FILE} (was it edited?): "
+                             f"{str(err).splitlines()[0][:200]}") from None
     return TrainedModel(folder, model, checkpoint, flip_tta)
 
 
 def read_best_metrics(folder: Path) -> dict | None:
-    path = Path(folder) / BEST / BEST_METRICS
-    return json.loads(path.read_text()) if path.is_file() else None
+    """best/metrics.json, or None when there is none or it is damaged (it is only a record)."""
+    for copy in files.complete_copies(Path(folder) / BEST):
+        try:
+            metrics = json.loads((copy / BEST_METRICS).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(metrics, dict):
+            return metrics
+    return None

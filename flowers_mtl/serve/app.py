@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from .. import signature
+from ..data import images
 from . import protocol
 
 log = logging.getLogger("flowers_mtl.serve")
@@ -35,7 +36,7 @@ class Service:
     """The loaded model (inference.load_predictor) and the limits every request is held to."""
 
     def __init__(self, predictor, name: str, max_instances: int = protocol.MAX_INSTANCES,
-                 max_body_bytes: int = protocol.MAX_BODY_BYTES, max_pixels: int = protocol.MAX_PIXELS):
+                 max_body_bytes: int = protocol.MAX_BODY_BYTES, max_pixels: int = images.MAX_PIXELS):
         self.predictor, self.name = predictor, name
         self.max_instances, self.max_body_bytes, self.max_pixels = max_instances, max_body_bytes, max_pixels
         self.lock = threading.Lock()

@@ -22,7 +22,6 @@ from ..errors import UserInputError
 
 MAX_INSTANCES = 64
 MAX_BODY_BYTES = 32 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # a 13000 x 13000 PNG would take 1 GB to decode; phone photos are 12-50 MP
 
 
 class RequestError(Exception):
@@ -79,7 +78,7 @@ def _pixels(value, i: int, size: int) -> np.ndarray:
     return np.rint(array).astype(np.uint8)
 
 
-def decode_all(request: PredictRequest, spec, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_all(request: PredictRequest, spec, max_pixels: int = images.MAX_PIXELS) -> np.ndarray:
     """Every instance as contract pixels (N, S, S, 3); a photo that does not decode is a 400."""
     if request.signature_name == signature.PIXELS_SIGNATURE:
         return np.stack(request.instances)

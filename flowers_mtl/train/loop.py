@@ -8,7 +8,7 @@ finish), and are read back to the host only then and at an epoch's end.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from ..config import TrainConfig
@@ -27,7 +28,7 @@ from ..eval.metrics import loss_and_accuracy
 from ..eval.scoring import predict_split
 from ..model import cost, pretrained, store
 from ..model.layer import MultiTaskSqueezeNet, build_model, probability_fn
-from ..spec import CLASSES_FILE, CONFIG_FILE, ModelSpec
+from ..spec import CLASSES_FILE, CONFIG_FILE, SPEC_FILE, ModelSpec
 from .losses import TaskWeighting
 from .step import StepPlan, class_weights, frozen_epochs
 
@@ -60,6 +61,8 @@ class Session:
     steps_per_epoch: int
     total_steps: int
     log: Callable[[str], None]
+    lock: FileLock
+    best_missing: bool = False  # best/ absent or damaged in a folder that has trained: write it anew
 
     @property
     def step(self) -> int:
@@ -69,30 +72,55 @@ class Session:
 def train(config: TrainConfig, log=print) -> TrainResult:
     started = time.time()
     session = setup(config, log)
+    try:
+        history = _epochs(session)
+    finally:
+        session.lock.release()
+    return TrainResult(session.folder, session.step, store.read_best_metrics(session.folder), time.time() - started,
+                       history)
+
+
+def _epochs(session: Session) -> list[dict]:
+    config, log = session.config, session.log
+    validation = Validation(session) if session.val_split is not None else None
+    writer = tf.summary.create_file_writer(str(session.folder / store.LOGS))
+    if session.best_missing:
+        _repair_best(session, validation, writer)
     history = []
     if session.step >= session.total_steps:
         log(f"already trained to step {session.step} of {session.total_steps}; nothing to do")
-    else:
-        validation = Validation(session) if session.val_split is not None else None
-        writer = tf.summary.create_file_writer(str(session.folder / store.LOGS))
-        last_epoch = math.ceil(session.total_steps / session.steps_per_epoch)
-        for epoch in range(session.step // session.steps_per_epoch, last_epoch):
-            record = run_epoch(session, epoch, writer)
-            record["val"] = validation.scores(writer, session.step) if validation else None
-            record["best"] = keep_best(session, record)
-            session.manager.save(checkpoint_number=session.step)
+        return history
+    with _writing(session, CONFIG_FILE):
+        config.save(session.folder)  # only now: a rerun that trains nothing leaves config.json as it was
+    last_epoch = math.ceil(session.total_steps / session.steps_per_epoch)
+    for epoch in range(session.step // session.steps_per_epoch, last_epoch):
+        record = run_epoch(session, epoch, writer)
+        record["val"] = validation.scores(writer, session.step) if validation else None
+        record["best"] = keep_best(session, record)
+        save_checkpoint(session)
+        with _writing(session, "TensorBoard logs"):
             writer.flush()
-            log(epoch_line(record, last_epoch, session))
-            if record["epoch"] == CHANCE_NOTE_EPOCH:
-                note = chance_note(record["val"], session.model.num_classes, from_scratch=not config.pretrained)
-                if note:
-                    log(note)
-            history.append(record)
-        if session.skipped_train:
-            for name in pipeline.undecodable(session.train_split, session.spec):
-                log(f"undecodable: {name}")
-    return TrainResult(session.folder, session.step, store.read_best_metrics(session.folder), time.time() - started,
-                       history)
+        log(epoch_line(record, last_epoch, session))
+        if record["epoch"] == CHANCE_NOTE_EPOCH:
+            note = chance_note(record["val"], session.model.num_classes, from_scratch=not config.pretrained)
+            if note:
+                log(note)
+        history.append(record)
+    if session.skipped_train:
+        for name in pipeline.undecodable(session.train_split, session.spec):
+            log(f"undecodable: {name}")
+    return history
+
+
+def _repair_best(session: Session, validation, writer) -> None:
+    """best/ was lost (a kill while it was written, a damaged file): the restored weights become
+    best/ again, scored on validation, and later epochs may still beat them."""
+    session.state.best_score.assign(-math.inf)
+    epoch = -(-session.step // session.steps_per_epoch)
+    record = {"epoch": epoch, "step": session.step,
+              "val": validation.scores(writer, session.step) if validation else None}
+    keep_best(session, record)
+    session.log(f"{session.folder / store.BEST}: rewritten from the checkpoint at step {session.step}")
 
 
 # ---------------------------------------------------------------- setup
@@ -105,7 +133,18 @@ def setup(config: TrainConfig, log) -> Session:
     spec = config.model.with_classes(all_classes.only(tasks))
     train_split = read_split(config.train, all_classes).only(tasks)
     val_split = read_split(config.val, all_classes).only(tasks) if config.val else None
-    folder = _prepare_folder(config, spec, all_classes)
+    if config.test:
+        read_split(config.test, all_classes)  # a mistake in it is found now, not after training
+    _check_labels(train_split, log)
+    folder, lock = _prepare_folder(config, spec, all_classes)
+    try:
+        return _build_session(config, spec, folder, lock, train_split, val_split, log)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _build_session(config, spec, folder, lock, train_split, val_split, log) -> Session:
     tf.random.set_seed(config.seed)  # initial weights (CPU threads still add a little run-to-run noise)
     model = build_model(spec, config.weight_decay)
     # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
@@ -119,7 +158,7 @@ def setup(config: TrainConfig, log) -> Session:
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     weights = class_weights(config, train_split)
-    weighting = TaskWeighting(tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
+    weighting = TaskWeighting(spec.classes.tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
     plan = StepPlan(model, config, total_steps, weights, weighting)
     state = tf.train.Checkpoint(
         model=model, step=tf.Variable(0, dtype=tf.int64, name="step"),
@@ -128,16 +167,48 @@ def setup(config: TrainConfig, log) -> Session:
     )
     manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
     session = Session(config, spec, folder, model, plan, weighting, state, manager, train_split, val_split,
-                      train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log)
+                      train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log,
+                      lock)
     _restore_or_import(session)
     _log_start(session, weights)
     return session
 
 
-def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
-    """Create the model folder, or check that a rerun into it continues the same run."""
+def _check_labels(split: Split, log) -> None:
+    """A task with no known label in the training split cannot learn: warn, or refuse if none can."""
+    known = {task: int((split.labels[:, i] >= 0).sum()) for i, task in enumerate(split.classes.tasks)}
+    empty = [task for task, count in known.items() if count == 0]
+    if len(empty) == len(known):
+        raise UserInputError(f"{split.source}: no photo has a known label (every label is -1); nothing to learn")
+    if empty:
+        log(f"warning: {split.source}: no photo has a known {', '.join(empty)} label; that head will not learn "
+            "(train the other task alone with --tasks)")
+
+
+def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> tuple[Path, FileLock]:
+    """Create and lock the model folder, or check that a rerun into it continues the same run."""
     folder = Path(config.out)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / LOCK_FILE)
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserInputError(f"{folder}: another training is writing to this folder; wait for it to end, or choose "
+                             "another --out") from None
+    except OSError as err:
+        raise UserInputError(f"--out {folder}: cannot write there ({err.strerror or err})") from None
+    try:
+        _check_rerun(config, spec, all_classes, folder)
+    except BaseException:
+        lock.release()
+        raise
+    return folder, lock
+
+
+LOCK_FILE = ".lock"  # held (an OS lock, released when the process ends) while a run writes the folder
+
+
+def _check_rerun(config: TrainConfig, spec: ModelSpec, all_classes, folder: Path) -> None:
     saved_classes = folder / CLASSES_FILE
     if saved_classes.is_file() and load_classes(saved_classes) != all_classes:
         raise UserInputError(f"{folder}: holds a model trained with other classes ({saved_classes}); choose another "
@@ -152,17 +223,31 @@ def _prepare_folder(config: TrainConfig, spec: ModelSpec, all_classes) -> Path:
                 "rerun with the saved settings to resume, or choose another --out, or --restart (the old folder is kept "
                 "as a backup)"
             )
-    spec.save(folder)
-    config.save(folder)
-    all_classes.save(saved_classes)
-    return folder
+        return  # config.json is rewritten only once the rerun trains (see _epochs)
+    with _writing_to(folder, "the model folder's settings", None):
+        spec.save(folder)
+        config.save(folder)
+        all_classes.save(saved_classes)
 
 
 def _restore_or_import(session: Session) -> None:
-    config, log = session.config, session.log
-    if session.manager.latest_checkpoint:
-        session.state.restore(session.manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resuming from {session.manager.latest_checkpoint} at step {session.step}")
+    config, log, folder = session.config, session.log, session.folder
+    store.clean_leftovers(folder)
+    saved = store.training_checkpoints(folder)
+    checkpoint = store.first_usable(saved, on_damaged=lambda message: log(f"warning: {message}"))
+    if saved and checkpoint is None:
+        raise UserInputError(f"{folder}: every checkpoint is damaged ({', '.join(saved)}); start over with --restart")
+    if checkpoint:
+        try:
+            session.state.restore(checkpoint).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            raise UserInputError(f"{checkpoint}: does not fit {folder / SPEC_FILE} (was it edited?): "
+                                 f"{str(err).splitlines()[0][:200]}") from None
+        log(f"resuming from {checkpoint} at step {session.step}")
+        had_best = float(session.state.best_score) > -math.inf
+        session.best_missing = had_best and store.first_usable(store.best_checkpoints(folder), lambda _: None) is None
+        if session.best_missing:
+            log(f"warning: {folder / store.BEST} is missing or damaged; it is written again from this checkpoint")
     elif config.pretrained:
         source, loaded = pretrained.load_into(session.model, config.pretrained)
         layout = (
@@ -217,8 +302,8 @@ def run_epoch(session: Session, epoch: int, writer) -> dict:
                 for task, value in means.items():
                     tf.summary.scalar(f"train/loss_{task}", value)
                 tf.summary.scalar("train/learning_rate", session.plan.learning_rate())
-        if session.step % config.checkpoint_every == 0:
-            session.manager.save(checkpoint_number=session.step)
+        if session.step % config.checkpoint_every == 0 and ran < steps_here:
+            save_checkpoint(session)  # (at the epoch's end the checkpoint follows its validation)
     bar.close()
     record = {
         "epoch": epoch + 1, "step": session.step, "heads_only": frozen, "train_loss": _read_losses(session, sums, ran),
@@ -237,13 +322,50 @@ def _read_losses(session: Session, sums: dict, steps: int) -> dict[str, float]:
     """The epoch's mean loss per task so far, read to the host; stops a diverged run."""
     means = {task: float(value) / max(steps, 1) for task, value in sums.items()}
     if not all(math.isfinite(value) for value in means.values()):
-        checkpoint = session.manager.latest_checkpoint
-        note = f"; the last good checkpoint is {checkpoint}" if checkpoint else ""
-        raise TrainingDiverged(
-            f"training diverged by step {session.step} (mean losses {means}): lower --learning-rate "
-            f"(now {session.config.learning_rate}){note}"
-        )
+        _diverged(session, f"mean losses {means}")
+    check_finite(session)
     return means
+
+
+def check_finite(session: Session) -> None:
+    """Stop before a model with NaN or infinite weights is used or saved: ReLU can turn NaN
+    activations to 0, so the loss alone may stay finite while the weights are lost."""
+    variables = session.model.trainable_variables
+    finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]).numpy()
+    if not finite.all():
+        _diverged(session, f"{int((~finite).sum())} of {len(variables)} weight tensors hold NaN or infinite values")
+
+
+def _diverged(session: Session, what: str):
+    checkpoint = session.manager.latest_checkpoint
+    where = (f"the last finite checkpoint is {checkpoint} (rerunning the same command resumes from it)" if checkpoint
+             else "no checkpoint was saved")
+    raise TrainingDiverged(
+        f"training diverged by step {session.step} ({what}); nothing of it was saved, {where}. To train with a lower "
+        f"--learning-rate (now {session.config.learning_rate}), add --restart or choose another --out"
+    )
+
+
+def save_checkpoint(session: Session) -> None:
+    """A training checkpoint, only of finite weights; a full disk is one line, the last one kept."""
+    check_finite(session)
+    with _writing(session, "a checkpoint"):
+        session.manager.save(checkpoint_number=session.step)
+
+
+def _writing(session: Session, what: str):
+    return _writing_to(session.folder, what, session.manager.latest_checkpoint)
+
+
+@contextlib.contextmanager
+def _writing_to(folder: Path, what: str, last_good: str | None):
+    """An OS error while writing (full disk, permissions, a read-only place) as one line."""
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as err:
+        reason = getattr(err, "strerror", None) or getattr(err, "message", None) or str(err)
+        kept = f"; {last_good} is intact: free space and rerun the same command to resume" if last_good else ""
+        raise UserInputError(f"{folder}: cannot write {what} ({reason.splitlines()[0]}){kept}") from None
 
 
 # ---------------------------------------------------------------- validation and the best model
@@ -275,10 +397,11 @@ def keep_best(session: Session, record: dict) -> bool:
     score = float(np.nanmean([val[task]["accuracy"] for task in tasks])) if val else float(record["epoch"])
     if not score > float(session.state.best_score):
         return False
+    check_finite(session)
+    with _writing(session, "the best model"):
+        store.save_best(session.model, session.folder,
+                        {"step": record["step"], "epoch": record["epoch"], "validation": val})
     session.state.best_score.assign(score)
-    store.save_weights(session.model, store.best_prefix(session.folder))
-    path = session.folder / store.BEST / store.BEST_METRICS
-    path.write_text(json.dumps({"step": record["step"], "epoch": record["epoch"], "validation": val}, indent=1) + "\n")
     return True
 
 
