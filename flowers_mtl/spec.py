@@ -144,7 +144,11 @@ class ModelSpec:
 
 def read_spec(folder: Path) -> ModelSpec:
     path = Path(folder) / SPEC_FILE
-    return ModelSpec.from_json(read_json(path), str(path))
+    try:
+        return ModelSpec.from_json(read_json(path), str(path))
+    except UserInputError as err:
+        message = str(err)
+        raise UserInputError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 def check_choices(settings) -> None:

@@ -38,7 +38,7 @@ def test_train_user_mistakes_are_one_line_exit_2(tmp_path, capsys, args, message
 @pytest.mark.parametrize(
     "main, args, message",
     [
-        (evaluate.main, ["--model", "{tmp}", "--split", "x.txt"], "not a model folder"),
+        (evaluate.main, ["--model", "{tmp}", "--split", "x.txt"], "x.txt: split file not found"),
         (evaluate.main, ["--model", "{tmp}", "--split", "x.txt", "--batch-size", "0"], "--batch-size must be positive"),
         (predict.main, ["--model", "{tmp}", "a.jpg", "--top-k", "0"], "--top-k must be at least 1"),
         (predict.main, ["--model", "{tmp}", "a.jpg"], "not a model folder"),

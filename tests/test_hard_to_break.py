@@ -409,7 +409,7 @@ def test_a_model_json_edited_to_an_unknown_split_point_is_one_line(trained_model
     folder = copy_of(trained_model, tmp_path)
     spec = json.loads((folder / "model.json").read_text())
     (folder / "model.json").write_text(json.dumps(spec | {"split_after": "fire99"}))
-    with pytest.raises(UserInputError, match="--split-after must be one of"):
+    with pytest.raises(UserInputError, match=r"model.json: --split-after must be one of"):
         store.load_trained(folder)
 
 
@@ -422,3 +422,15 @@ def test_classes_that_no_longer_match_the_weights_are_one_line(trained_model, tm
     (folder / "model.json").write_text(json.dumps(spec))
     with pytest.raises(UserInputError, match=r"the weights do not fit .*model.json \(was it edited\?\)"):
         store.load_trained(folder)
+
+
+def test_a_user_error_is_one_line_and_debug_adds_its_traceback(tmp_path, capsys):
+    from flowers_mtl.cli import evaluate
+    from flowers_mtl.cli.common import run
+
+    args = ["--model", str(tmp_path), "--split", str(tmp_path)]
+    assert run(evaluate.main, args) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, not a split file (lines of: path, type, colour)\n"
+    assert run(evaluate.main, [*args, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.splitlines()[-1].startswith("error: ")

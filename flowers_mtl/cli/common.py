@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import threading
+import traceback
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,7 @@ FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the 
 
 
 VERBOSE_FLAG = "--verbose"
+DEBUG_FLAG = "--debug"
 MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
 
 
@@ -43,8 +45,9 @@ def apply_max_pixels(args) -> None:
 
 
 def add_verbose(parser) -> None:
-    """Every command takes --verbose; run() reads it before the command parses its flags."""
+    """Every command takes --verbose and --debug; run() reads them before the command parses its flags."""
     parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="on an error, show its Python traceback too")
 
 
 def quiet_tensorflow() -> None:
@@ -92,10 +95,11 @@ def native_noise_filtered():
 
 
 def run(main, argv=None) -> int:
-    """Call a command's main: a user mistake exits 2 and a diverged run 1, each with one line."""
-    verbose = VERBOSE_FLAG in (sys.argv[1:] if argv is None else argv)
-    with contextlib.nullcontext() if verbose else native_noise_filtered():
-        return _run(main, argv)
+    """Call a command's main: a user mistake exits 2 and a diverged run 1, each with one line
+    (--debug: with its traceback)."""
+    args = sys.argv[1:] if argv is None else argv
+    with contextlib.nullcontext() if VERBOSE_FLAG in args else native_noise_filtered():
+        return _run(main, argv, debug=DEBUG_FLAG in args)
 
 
 def run_module(name: str, argv=None) -> int:
@@ -104,15 +108,14 @@ def run_module(name: str, argv=None) -> int:
     return run(lambda args: importlib.import_module(name).main(args), argv)
 
 
-def _run(main, argv) -> int:
+def _run(main, argv, debug: bool = False) -> int:
     try:
         return main(argv)
-    except UserInputError as err:
+    except (UserInputError, TrainingDiverged) as err:
+        if debug:
+            traceback.print_exc()
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, UserInputError) else 1
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(settings) - flags.field_names(TrainConfig))
     if unknown:
         raise UserInputError(f"{args.config or DEMO_RECIPE}: unknown settings {', '.join(unknown)}")
-    own = ("config", "data", "verbose", "from_scratch", "restart", "max_pixels")  # this command's flags, not settings
+    own = ("config", "data", "verbose", "from_scratch", "restart", "max_pixels", "debug")  # this command's flags, not settings
     settings |= {name: value for name, value in vars(args).items() if value is not None and name not in own}
     if args.from_scratch:
         if args.pretrained is not None:

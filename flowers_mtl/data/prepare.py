@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from .. import files
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE, ClassNames
 from . import images
@@ -164,7 +165,7 @@ def write(prepared: Prepared, out: Path) -> list[Path]:
         rows = csv.writer(text, lineterminator="\n")  # CSV rules, as read_split reads: a comma in a path is quoted
         for photo in photos:
             rows.writerow([os.path.relpath(photo.path.resolve(), out.resolve()), *photo.labels])
-        target.write_text(text.getvalue())
+        files.write_text(target, text.getvalue())
         written.append(target)
     prepared.classes.save(out / CLASSES_FILE)
     return written + [out / CLASSES_FILE]

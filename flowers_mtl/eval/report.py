@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import files
 from ..spec import ClassNames
 
 
@@ -73,6 +74,6 @@ def save_confusion_pngs(report: dict, classes: ClassNames, folder: Path, stem: s
 def write_report(report: dict, classes: ClassNames, folder: Path, stem: str) -> list[Path]:
     """JSON + text + PNGs under the model's evaluation folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
-    (folder / f"{stem}.txt").write_text(format_report(report, classes) + "\n")
+    files.write_text(folder / f"{stem}.json", json.dumps(report, indent=1) + "\n")
+    files.write_text(folder / f"{stem}.txt", format_report(report, classes) + "\n")
     return [folder / f"{stem}.json", folder / f"{stem}.txt"] + save_confusion_pngs(report, classes, folder, stem)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -364,6 +365,8 @@ def _writing_to(folder: Path, what: str, last_good: str | None):
         yield
     except (OSError, tf.errors.OpError) as err:
         reason = getattr(err, "strerror", None) or getattr(err, "message", None) or str(err)
+        # TensorFlow's form, "{{function_node ...}} PATH; No space left on device [Op:SaveV2]": the cause alone
+        reason = re.sub(r"\s*\[Op:\w+\]", "", reason.split("; ")[-1])
         kept = f"; {last_good} is intact: free space and rerun the same command to resume" if last_good else ""
         raise UserInputError(f"{folder}: cannot write {what} ({reason.splitlines()[0]}){kept}") from None
 
