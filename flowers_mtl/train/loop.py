@@ -339,11 +339,11 @@ def check_finite(session: Session) -> None:
 
 def _diverged(session: Session, what: str):
     checkpoint = session.manager.latest_checkpoint
-    where = (f"the last finite checkpoint is {checkpoint} (rerunning the same command resumes from it)" if checkpoint
-             else "no checkpoint was saved")
+    where = (f"nothing non-finite was saved; the last finite checkpoint is {checkpoint} (rerunning the same command "
+             "resumes from it)" if checkpoint else "nothing was saved")
     raise TrainingDiverged(
-        f"training diverged by step {session.step} ({what}); nothing of it was saved, {where}. To train with a lower "
-        f"--learning-rate (now {session.config.learning_rate}), add --restart or choose another --out"
+        f"training diverged by step {session.step} ({what}); {where}. To train with a lower --learning-rate (now "
+        f"{session.config.learning_rate}), add --restart or choose another --out"
     )
 
 
