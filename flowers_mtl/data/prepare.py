@@ -153,15 +153,15 @@ def prepare(photos: list[Photo], classes: ClassNames, fractions=DEFAULT_FRACTION
     return Prepared(splits, classes, dropped)
 
 
-def write(prepared: Prepared, out: Path) -> list[Path]:
-    """Split files with paths relative to `out`, plus classes.json."""
+def write(prepared: Prepared, out: Path, by: str = "flowers_mtl.prepare") -> list[Path]:
+    """Split files with paths relative to `out`, plus classes.json; `by` names the writer in their header."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, photos in prepared.splits.items():
         target = out / f"{name}.txt"
         text = io.StringIO()
-        text.write(f"# {name} split written by flowers_mtl.prepare: path, {', '.join(prepared.classes.tasks)}\n")
+        text.write(f"# {name} split written by {by}: path, {', '.join(prepared.classes.tasks)}\n")
         rows = csv.writer(text, lineterminator="\n")  # CSV rules, as read_split reads: a comma in a path is quoted
         for photo in photos:
             rows.writerow([os.path.relpath(photo.path.resolve(), out.resolve()), *photo.labels])
