@@ -74,6 +74,8 @@ def _correction(row: list[str], where: str, entries: Entries, where_is: dict[str
         return Correction(where, tuple(matches), DROP, -1)
     if task not in entries.classes.tasks:
         raise UserInputError(f"{where}: task {task!r} is neither {DROP!r} nor one of {', '.join(entries.classes.tasks)}")
+    if not token:
+        raise UserInputError(f"{where}: no label for {task} (a class name, an id, or -1 for unknown)")
     label = parse_label(token, entries.classes.by_task[task], task, where)
     return Correction(where, tuple(matches), task, label)
 

@@ -78,7 +78,7 @@ def _petal_polygon(kind: str, radius: float, rng: np.random.Generator) -> list[l
             for dx, tilt in ((-0.3, -0.25), (0.3, 0.25), (0.0, 0.0))]
 
 
-def _draw_flower(image: Image.Image, kind: str, rgb, rng: np.random.Generator, centre, radius: float) -> None:
+def draw_flower(image: Image.Image, kind: str, rgb, rng: np.random.Generator, centre, radius: float) -> None:
     draw = ImageDraw.Draw(image)
     angle = rng.uniform(0, 2 * math.pi) if kind != "tulip" else rng.uniform(-0.4, 0.4)
     cx, cy = centre
@@ -99,7 +99,7 @@ def draw_picture(kind: str, colours: list, size: int, rng: np.random.Generator) 
     for rgb in colours:
         radius = rng.uniform(0.22, 0.4) * size / (1 if len(colours) == 1 else 1.5)
         centre = rng.uniform(radius * 0.8, size - radius * 0.8, 2)
-        _draw_flower(image, kind, rgb, rng, centre, radius)
+        draw_flower(image, kind, rgb, rng, centre, radius)
     return image
 
 
