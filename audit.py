@@ -3,8 +3,8 @@
 
 import sys
 
-from flowers_mtl.cli.common import run
 from flowers_mtl.cli.audit import main
+from flowers_mtl.cli.common import run
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def pytest_runtest_setup(item):
         if os.environ.get("FLOWERS_MTL_REQUIRE_SHARED"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def chromium() -> str | None:
+    """Debian's browser, which the page tests drive through Playwright (no browser download)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def make_spec(num_classes: dict[str, int], image_size: int = 64, **settings):

@@ -6,7 +6,6 @@ import base64
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, chromium
 
 pytestmark = pytest.mark.slow
 
@@ -194,10 +193,6 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(exported, photos):
     assert answers and answers[0][0] == 200
     assert "Traceback" not in err
     assert "POST /v1/models/flowers:predict 200 instances=6" in err
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.shared_data

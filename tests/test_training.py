@@ -201,6 +201,7 @@ def test_rerunning_resumes_the_step_count(tmp_path):
     assert again.steps == 6 and again.history == []
 
 
+@pytest.mark.slow  # two training runs (15 s): the quick tier keeps the resume bookkeeping tests above
 def test_resume_mid_epoch_continues_from_the_checkpoint(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2)  # 12 photos, batch 4: 3 steps per epoch
     config = tiny_config(data, tmp_path / "m", epochs=2, batch_size=4, checkpoint_every=1)

@@ -84,7 +84,7 @@ def read_photos(paths, model: MultiTaskSqueezeNet, workers: int = 2, progress=No
     n = len(paths)
     ok = np.zeros(n, bool)
     reasons: dict[int, str] = {}
-    hashes = np.zeros((n, phash.BITS), bool)
+    hashes = np.zeros((n, 2, phash.BITS), bool)
     embeddings = np.zeros((n, width), np.float32)
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, n, CHUNK):
