@@ -274,3 +274,18 @@ def test_choices_on_the_page_become_corrections_that_apply(audited, tmp_path):
     entries = read_entries(folder)
     labels, kept, changed = corrections.apply(corrections.read_corrections(tmp_path / "corrections.csv", entries), entries)
     assert changed["dropped"] == len(first["paths"]) - 1 and changed[worst["task"]] == 1
+
+
+def test_a_trained_model_embeds_with_each_tasks_fire9(trained_model, tmp_path):
+    from flowers_mtl.audit import embed
+
+    rng = np.random.default_rng(2)
+    paths = []
+    for i, kind in enumerate(("daisy", "star", "daisy")):
+        picture(kind, "red", rng).save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    readings = embed.read_photos(paths + [str(tmp_path / "empty.jpg")], embed.trained_model(trained_model))
+    assert readings.embeddings.shape == (4, 2 * 512)  # type/fire9 and colour/fire9
+    assert np.allclose(np.linalg.norm(readings.embeddings[:3], axis=1), 1.0, atol=1e-5)
+    assert readings.ok.tolist() == [True, True, True, False] and list(readings.reasons) == [3]
