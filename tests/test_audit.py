@@ -289,3 +289,14 @@ def test_a_trained_model_embeds_with_each_tasks_fire9(trained_model, tmp_path):
     assert readings.embeddings.shape == (4, 2 * 512)  # type/fire9 and colour/fire9
     assert np.allclose(np.linalg.norm(readings.embeddings[:3], axis=1), 1.0, atol=1e-5)
     assert readings.ok.tolist() == [True, True, True, False] and list(readings.reasons) == [3]
+
+
+def test_too_few_photos_to_fold_judge_nothing_rather_than_fail(tmp_path):
+    from flowers_mtl.audit.entries import Entries
+    from flowers_mtl.spec import ClassNames
+
+    labels = np.array([[0, 0], [0, 1], [1, 2], [1, 0]])
+    entries = Entries(tmp_path, ClassNames({t: tuple(n) for t, n in CLASSES.items()}), ("train",) * 4, (1, 2, 3, 4),
+                      tuple(f"{i}.png" for i in range(4)), labels)
+    found, judged = suspects.find_suspects(entries, np.eye(4), np.ones(4, bool), [])
+    assert found == [] and judged == {"type": 0, "colour": 0}

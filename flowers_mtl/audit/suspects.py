@@ -61,9 +61,10 @@ def find_suspects(entries: Entries, embeddings, ok, duplicate_groups) -> tuple[l
     for t, task in enumerate(entries.classes.tasks):
         labels = entries.labels[:, t]
         rows = np.flatnonzero(judged(labels, ok))
-        counted[task] = len(rows)
-        if len(np.unique(labels[rows])) < 2:
+        if len(np.unique(labels[rows])) < 2 or len(np.unique(groups[rows])) < FOLDS:
+            counted[task] = 0  # one class, or too few photos for FOLDS folds: nothing to judge against
             continue
+        counted[task] = len(rows)
         probs = out_of_fold(embeddings[rows], labels[rows], groups[rows])
         for row, p, given in zip(rows, probs, labels[rows]):
             suggested = int(np.argmax(p))
