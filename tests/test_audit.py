@@ -286,7 +286,7 @@ def test_a_trained_model_embeds_with_each_tasks_fire9(trained_model, tmp_path):
         paths.append(str(tmp_path / f"{i}.png"))
     (tmp_path / "empty.jpg").write_bytes(b"")
     readings = embed.read_photos(paths + [str(tmp_path / "empty.jpg")], embed.trained_model(trained_model))
-    assert readings.embeddings.shape == (4, 2 * 512)  # type/fire9 and colour/fire9
+    assert readings.embeddings.shape == (4, 2 * 512) and readings.features.shape == (4, 512 + 2 * 512)
     assert np.allclose(np.linalg.norm(readings.embeddings[:3], axis=1), 1.0, atol=1e-5)
     assert readings.ok.tolist() == [True, True, True, False] and list(readings.reasons) == [3]
 

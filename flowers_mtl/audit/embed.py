@@ -23,19 +23,22 @@ from ..model.layer import MultiTaskSqueezeNet, build_model
 from ..model.store import load_trained
 from ..spec import ClassNames, ModelSpec
 
-EMBEDDED_LAYER = "fire9"  # conv10's input
+EMBEDDED_LAYER = "fire9"  # conv10's input: what duplicates are compared by
+PROBED_LAYER = "fire8"  # added to fire9 for the label probe: 1.2 points more out-of-fold accuracy on the 5x6 photos
 CHUNK = 256  # photos decoded at a time
 BATCH = 64
 
 
 @dataclass
 class Readings:
-    """Per entry: decoded or not (and why not), hash, L2-normalised embedding (zeros when undecodable)."""
+    """Per entry: decoded or not (and why not), hashes, the L2-normalised embedding and the probe's
+    features (zeros when undecodable)."""
 
     ok: np.ndarray
     reasons: dict[int, str]
     hashes: np.ndarray
     embeddings: np.ndarray
+    features: np.ndarray
 
 
 def imagenet_trunk(weights: str = pretrained.IMAGENET) -> MultiTaskSqueezeNet:
@@ -50,22 +53,25 @@ def trained_model(folder) -> MultiTaskSqueezeNet:
     return load_trained(folder).model
 
 
-def _feature_points(model: MultiTaskSqueezeNet) -> list[str]:
-    """The end points conv10 reads: fire9 once when it is shared, else each task's own."""
+def _pooled_points(model: MultiTaskSqueezeNet) -> tuple[list[str], list[str]]:
+    """(conv10's inputs: fire9 once when it is shared, else each task's own; those plus fire8's)."""
     _, points = model(tf.zeros([1, model.spec.image_size, model.spec.image_size, 3]), with_end_points=True)
-    shared = [EMBEDDED_LAYER] if EMBEDDED_LAYER in points else []
-    return shared or [f"{task}/{EMBEDDED_LAYER}" for task in model.tasks if f"{task}/{CLASSIFIER}" in points]
+    last = [EMBEDDED_LAYER] if EMBEDDED_LAYER in points else [
+        f"{task}/{EMBEDDED_LAYER}" for task in model.tasks if f"{task}/{CLASSIFIER}" in points]
+    return last, [name for name in points if name.split("/")[-1] == PROBED_LAYER] + last
 
 
 def embedding_fn(model: MultiTaskSqueezeNet):
-    names = _feature_points(model)
+    """uint8 pixels -> (L2-normalised conv10 input for the duplicate cosine, fire8 + fire9 for the probe)."""
+    last, probed = _pooled_points(model)
     size = model.spec.image_size
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
     def embed(pixels):
         _, points = model(tf.cast(pixels, tf.float32), with_end_points=True)
-        features = tf.concat([tf.reduce_mean(points[name], axis=[1, 2]) for name in names], axis=1)
-        return tf.math.l2_normalize(features, axis=1)
+        pooled = {name: tf.reduce_mean(points[name], axis=[1, 2]) for name in dict.fromkeys(last + probed)}
+        embedding = tf.math.l2_normalize(tf.concat([pooled[name] for name in last], axis=1), axis=1)
+        return embedding, tf.concat([pooled[name] for name in probed], axis=1)
 
     return embed
 
@@ -80,12 +86,13 @@ def _read_one(path: str, spec: ModelSpec):
 def read_photos(paths, model: MultiTaskSqueezeNet, workers: int = 2, progress=None) -> Readings:
     """Decode, hash and embed every path (in order); `progress(done)` after each chunk."""
     embed = embedding_fn(model)
-    width = int(embed.get_concrete_function().structured_outputs.shape[-1])
+    widths = [int(output.shape[-1]) for output in embed.get_concrete_function().structured_outputs]
     n = len(paths)
     ok = np.zeros(n, bool)
     reasons: dict[int, str] = {}
     hashes = np.zeros((n, 2, phash.BITS), bool)
-    embeddings = np.zeros((n, width), np.float32)
+    embeddings = np.zeros((n, widths[0]), np.float32)
+    features = np.zeros((n, widths[1]), np.float32)
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, n, CHUNK):
             rows = range(start, min(start + CHUNK, n))
@@ -98,7 +105,9 @@ def read_photos(paths, model: MultiTaskSqueezeNet, workers: int = 2, progress=No
                     reasons[i] = reason
             for b in range(0, len(good), BATCH):
                 batch = good[b:b + BATCH]
-                embeddings[[i for i, _ in batch]] = embed(np.stack([p for _, p in batch])).numpy()
+                rows_here = [i for i, _ in batch]
+                embedded, probed = embed(np.stack([p for _, p in batch]))
+                embeddings[rows_here], features[rows_here] = embedded.numpy(), probed.numpy()
             if progress:
                 progress(rows.stop)
-    return Readings(ok, reasons, hashes, embeddings)
+    return Readings(ok, reasons, hashes, embeddings, features)

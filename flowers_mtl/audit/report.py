@@ -52,5 +52,5 @@ def run_audit(entries: Entries, model, progress=None) -> Audit:
         for i, reason in sorted(readings.reasons.items())
     ]
     groups_json, groups = duplicates.find_duplicates(entries, readings.hashes, readings.embeddings, readings.ok)
-    suspects_json, judged = suspects.find_suspects(entries, readings.embeddings, readings.ok, groups)
+    suspects_json, judged = suspects.find_suspects(entries, readings.features, readings.ok, groups)
     return Audit(entries, readings, undecodable, groups_json, groups, suspects_json, judged)

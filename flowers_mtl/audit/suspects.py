@@ -1,6 +1,6 @@
 """Label suspects: photos whose given label an out-of-fold classifier disagrees with.
 
-Per task, a logistic regression on the embeddings is fitted k times, each time on the photos
+Per task, a logistic regression on the photos' features (fire8 and fire9, pooled) is fitted k times, each time on the photos
 outside one fold, and predicts that fold; so no photo is judged by a classifier that saw its own
 label. Folds keep each near-duplicate group together, or a copy would vouch for itself. The
 score is the margin p(suggested) - p(given) in (0, 1], comparable across tasks (cleanlab's
@@ -22,7 +22,7 @@ from .entries import Entries
 
 FOLDS = 5
 C = 0.1  # L2 strength of the probe: chosen by out-of-fold accuracy on the 5x6 photos
-METHOD = (f"{FOLDS}-fold out-of-fold logistic regression (C={C}) on the embeddings, folds keeping duplicate "
+METHOD = (f"{FOLDS}-fold out-of-fold logistic regression (C={C}) on fire8 + fire9 features, folds keeping duplicate "
           "groups together; score = p(suggested) - p(given)")
 
 
@@ -54,7 +54,7 @@ def group_ids(n: int, duplicate_groups: list[list[int]]) -> np.ndarray:
     return ids
 
 
-def find_suspects(entries: Entries, embeddings, ok, duplicate_groups) -> tuple[list[dict], dict[str, int]]:
+def find_suspects(entries: Entries, features, ok, duplicate_groups) -> tuple[list[dict], dict[str, int]]:
     """(suspects of every task, most suspect first; photos judged per task)."""
     groups = group_ids(len(entries), duplicate_groups)
     suspects, counted = [], {}
@@ -65,7 +65,7 @@ def find_suspects(entries: Entries, embeddings, ok, duplicate_groups) -> tuple[l
             counted[task] = 0  # one class, or too few photos for FOLDS folds: nothing to judge against
             continue
         counted[task] = len(rows)
-        probs = out_of_fold(embeddings[rows], labels[rows], groups[rows])
+        probs = out_of_fold(features[rows], labels[rows], groups[rows])
         for row, p, given in zip(rows, probs, labels[rows]):
             suggested = int(np.argmax(p))
             if suggested != given:
