@@ -300,3 +300,14 @@ def test_too_few_photos_to_fold_judge_nothing_rather_than_fail(tmp_path):
                       tuple(f"{i}.png" for i in range(4)), labels)
     found, judged = suspects.find_suspects(entries, np.eye(4), np.ones(4, bool), [])
     assert found == [] and judged == {"type": 0, "colour": 0}
+
+
+@pytest.mark.parametrize("command", ["audit", "apply"])
+def test_an_out_folder_that_cannot_be_made_is_one_line_before_any_work(listed, tmp_path, command):
+    from flowers_mtl.cli.audit import main
+
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "fix.csv").write_text("img/a.png,type,star,train\n")
+    extra = ["--apply", str(tmp_path / "fix.csv")] if command == "apply" else []
+    with pytest.raises(UserInputError, match=r"--out .*a-file/report: cannot (make the folder|write the split files)"):
+        main(["--data", str(listed), "--out", str(tmp_path / "a-file" / "report"), *extra])

@@ -9,7 +9,7 @@ rises with the bits its hashes differ by:
     cosine >= COSINE_AT_0_BITS + COSINE_PER_BIT * bits      (so nothing beyond 19 bits)
 
 Tuned on copies planted in the shared seed photos and checked by eye on the 5x6 photos
-(README, "Auditing the data"). Pairs become groups by union (a crop of a resized copy joins both).
+(README, "Audit the data before training"). Pairs become groups by union (a crop of a resized copy joins both).
 All pairs are compared in row blocks, so memory grows with N x block, not N x N.
 """
 

@@ -50,7 +50,10 @@ def apply_corrections(entries, args) -> int:
     from ..audit import corrections
 
     labels, kept, changed = corrections.apply(corrections.read_corrections(args.apply, entries), entries)
-    written = corrections.write_corrected(entries, labels, kept, args.out)
+    try:
+        written = corrections.write_corrected(entries, labels, kept, args.out)
+    except OSError as err:
+        raise UserInputError(f"--out {args.out}: cannot write the split files there ({err.strerror or err})") from None
     print(corrections.describe_changes(changed, entries))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -64,14 +67,20 @@ def audit(entries, args) -> int:
     from ..audit import embed, page
     from ..audit.report import run_audit
 
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)  # before the photos are read: a bad --out fails in a second
+    except OSError as err:
+        raise UserInputError(f"--out {args.out}: cannot make the folder ({err.strerror or err})") from None
     started = time.perf_counter()
     model = embed.trained_model(args.model) if args.model else embed.imagenet_trunk(args.pretrained)
     with tqdm(total=len(entries), desc="reading photos", unit="photo", disable=None, leave=False, file=sys.stderr) as bar:
         result = run_audit(entries, model, progress=lambda done: bar.update(done - bar.n))
-    args.out.mkdir(parents=True, exist_ok=True)
     report = result.to_json()
-    files.write_text(args.out / REPORT, json.dumps(report, indent=1) + "\n")
-    index = page.write_page(result, args.out)
+    try:
+        files.write_text(args.out / REPORT, json.dumps(report, indent=1) + "\n")
+        index = page.write_page(result, args.out)
+    except OSError as err:
+        raise UserInputError(f"--out {args.out}: cannot write the report there ({err.strerror or err})") from None
     if args.json:
         print(json.dumps(report, indent=1))
     else:
