@@ -7,6 +7,7 @@ a correction can name the split it applies to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,22 @@ class Entries:
     def label_name(self, task: str, label: int) -> str:
         return "-1" if label < 0 else self.classes.by_task[task][label]
 
+    @cached_property
+    def shown_paths(self) -> tuple[str, ...]:
+        """Each path relative to the data folder when it lies inside it (as split files write it);
+        resolved once, for the report, the page and its thumbnails alike."""
+        folder = self.folder.resolve()
+
+        def shown(path: Path) -> str:
+            try:
+                return str(path.resolve().relative_to(folder))
+            except ValueError:
+                return str(path)
+
+        return tuple(shown(Path(p)) for p in self.paths)
+
     def shown_path(self, i: int) -> str:
-        """The path relative to the data folder when it lies inside it (as split files write it)."""
-        path = Path(self.paths[i])
-        try:
-            return str(path.resolve().relative_to(self.folder.resolve()))
-        except ValueError:
-            return str(path)
+        return self.shown_paths[i]
 
 
 def split_files(folder: Path) -> dict[str, Path]:

@@ -33,8 +33,8 @@ def write_thumbnail(source: str, target: Path) -> bool:
 
 def _shown_entries(audit: Audit) -> list[int]:
     by_path = {}
-    for i in range(len(audit.entries)):
-        by_path.setdefault(audit.entries.shown_path(i), i)
+    for i, path in enumerate(audit.entries.shown_paths):
+        by_path.setdefault(path, i)
     wanted = [i for group in audit.duplicate_groups for i in group]
     wanted += [by_path[s["path"]] for s in audit.label_suspects[:SUSPECTS_SHOWN]]
     return sorted(set(wanted))
