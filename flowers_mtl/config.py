@@ -22,6 +22,8 @@ CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
 MODES = ("joint", "alternate")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty")
 OPTIMIZERS = ("adam", "momentum")
+STRATEGIES = ("default", "mirrored", "multiworker")
+PRECISIONS = ("float32", "mixed_float16")
 
 
 def setting(default, help: str, group: str, **extra):
@@ -91,6 +93,14 @@ class TrainConfig:
                                     resumable=True)
     log_every: int = setting(10, "steps between reading the losses back (progress bar, TensorBoard, divergence "
                              "check)", "bookkeeping", resumable=True)
+    # Distribution: --batch-size stays the global batch, split evenly among the replicas.
+    strategy: str = setting("default", "default (one device), mirrored (this machine's GPUs, or --local-devices N "
+                            "logical CPUs) or multiworker (the cluster in TF_CONFIG)", "distribution",
+                            choices=STRATEGIES, resumable=True)
+    local_devices: int = setting(0, "mirrored without GPUs: split the CPU into N logical devices (for testing; no "
+                                 "faster on one CPU)", "distribution", resumable=True)
+    precision: str = setting("float32", "float32, or mixed_float16 (GPUs only: float16 compute, float32 weights, "
+                             "dynamic loss scaling)", "distribution", choices=PRECISIONS)
 
     def validate(self) -> None:
         self.model.validate()
@@ -101,7 +111,7 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "checkpoint_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise UserInputError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("max_steps", "freeze_trunk_epochs", "warmup_steps", "soft_weight", "weight_decay"):
+        for name in ("max_steps", "freeze_trunk_epochs", "warmup_steps", "soft_weight", "weight_decay", "local_devices"):
             if getattr(self, name) < 0:
                 raise UserInputError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0:
@@ -119,6 +129,8 @@ class TrainConfig:
                     raise UserInputError(f"--{flag}: {task}={value} must be >= 0")
         if self.alternate_ratio and not any(self.alternate_ratio.values()):
             raise UserInputError("--alternate-ratio: at least one task needs a positive count")
+        if self.local_devices and self.strategy != "mirrored":
+            raise UserInputError(f"--local-devices needs --strategy mirrored (got --strategy {self.strategy})")
 
     def check_tasks(self, known) -> tuple[str, ...]:
         """The tasks this run trains, in classes.json order; per-task settings must name known tasks."""

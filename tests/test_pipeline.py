@@ -18,11 +18,30 @@ def split_of(folder, name="train"):
 def test_training_batches_have_shapes_and_all_labels(tmp_path):
     split = split_of(make_dataset(tmp_path, per_class=2))  # 12 photos
     batches = list(pipeline.training_dataset(split, SPEC, 5, seed=0, epoch=0))
-    assert [int(images.shape[0]) for images, *_ in batches] == [5, 5, 2]
+    assert [int(images.shape[0]) for images, *_ in batches] == [5, 5, 5]  # the last topped up: every step is full
     images, labels = batches[0]
     assert images.shape[1:] == (32, 32, 3) and images.dtype == tf.float32 and labels.shape[1] == 2
-    seen = sorted(map(tuple, np.concatenate([labels.numpy() for _, labels in batches]).tolist()))
-    assert seen == sorted(map(tuple, split.labels.tolist()))
+    seen = np.concatenate([labels.numpy() for _, labels in batches]).tolist()
+    assert sorted(map(tuple, seen[:12])) == sorted(map(tuple, split.labels.tolist()))
+    assert seen[12:] == seen[:3]  # with the epoch's first photos
+
+
+def test_pipelines_share_an_epoch_without_overlap(tmp_path):
+    """Two workers' pipelines (one replica each, per-replica batch 3) deal the whole epoch between them, and
+    step k's two batches are the one-pipeline global batch k."""
+    split = split_of(make_dataset(tmp_path, per_class=2))  # 12 photos: 2 steps of 6
+
+    def rows(feed):
+        return [labels.numpy().tolist() for _, labels in pipeline.training_dataset(split, SPEC, feed, 0, 0)]
+
+    whole = rows(pipeline.Feed(steps=2, batch_size=6))
+    parts = [rows(pipeline.Feed(steps=2, batch_size=3, index=i, count=2)) for i in range(2)]
+    assert [len(b) for part in parts for b in part] == [3, 3, 3, 3]
+    for step in range(2):
+        dealt = [row for i in range(2) for row in parts[i][step]]
+        assert sorted(dealt) == sorted(whole[step])
+    resumed = rows(pipeline.Feed(steps=2, batch_size=3, index=1, count=2, start=1))
+    assert resumed == parts[1][1:]
 
 
 def test_order_depends_only_on_seed_and_epoch(tmp_path):

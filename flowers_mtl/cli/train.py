@@ -24,7 +24,7 @@ from .common import (
 from .evaluate import evaluate_split
 
 DEMO_RECIPE = RECIPES / "demo.json"  # `python train.py` with no data: a quick run on generated pictures
-GROUPS = ("data", "model", "optimisation", "augmentation", "bookkeeping")
+GROUPS = ("data", "model", "optimisation", "augmentation", "bookkeeping", "distribution")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +75,9 @@ def main(argv=None) -> int:
     from ..train.loop import train
 
     result = train(config)
+    if not result.chief:
+        print(f"this worker is done ({result.steps} steps, {result.seconds:.0f} s); the chief writes {result.folder}")
+        return 0
     print(f"model folder: {result.folder} ({result.steps} steps, {result.seconds:.0f} s)")
     if config.test:
         trained = store.load_trained(result.folder)
@@ -98,13 +101,13 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
         if paths["train"] is not None:
             raise UserInputError("give either --data DIR or --train FILE, not both")
         if not data.is_dir():
-            raise UserInputError(f"{data}: --data must be a folder holding train.txt, val.txt, test.txt and classes.json")
-        if not (data / "train.txt").is_file():
-            raise UserInputError(f"{data}: no train.txt in the --data folder")
-        paths["train"] = data / "train.txt"
+            raise UserInputError(f"{data}: --data must be a folder holding train.txt, val.txt, test.txt and classes.json "
+                                 "(or their .shards.json)")
+        paths["train"] = _split_in(data, "train")
+        if paths["train"] is None:
+            raise UserInputError(f"{data}: no train.txt (or train.shards.json) in the --data folder")
         for key in ("val", "test"):
-            if paths[key] is None and (data / f"{key}.txt").is_file():
-                paths[key] = data / f"{key}.txt"
+            paths[key] = paths[key] or _split_in(data, key)
     if paths["train"] is None:
         raise UserInputError("no training data: give --data DIR or --train FILE")
     train = Path(paths["train"])
@@ -116,6 +119,16 @@ def _paths(data: Path | None, demo: bool, settings: dict) -> dict:
     if settings.get("pretrained") not in (None, "imagenet"):
         paths["pretrained"] = settings["pretrained"]
     return {key: str(Path(value).resolve()) if value is not None else None for key, value in paths.items()}
+
+
+def _split_in(folder: Path, name: str) -> Path | None:
+    """NAME.txt, or else the NAME.shards.json that prepare --format tfrecord writes."""
+    from ..data.shards import manifest_name  # (no TensorFlow)
+
+    for candidate in (folder / f"{name}.txt", folder / manifest_name(name)):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _move_aside(folder: Path) -> None:

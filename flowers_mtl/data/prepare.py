@@ -27,7 +27,7 @@ from .. import files
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE, ClassNames
 from . import images
-from .splits import UNKNOWN, UNKNOWN_TOKENS, parse_label
+from .splits import UNKNOWN, UNKNOWN_TOKENS, Split, parse_label
 
 UNKNOWN_FOLDER = "unknown"
 DEFAULT_FRACTIONS = (0.60, 0.25, 0.15)
@@ -169,6 +169,16 @@ def write(prepared: Prepared, out: Path, by: str = "flowers_mtl.prepare") -> lis
         written.append(target)
     prepared.classes.save(out / CLASSES_FILE)
     return written + [out / CLASSES_FILE]
+
+
+def as_splits(prepared: Prepared, source: Path) -> dict[str, Split]:
+    """The prepared splits as Split objects (as if read back from the files `write` makes in `source`)."""
+    return {
+        name: Split(Path(source) / f"{name}.txt", tuple(str(p.path.resolve()) for p in photos),
+                    np.asarray([p.labels for p in photos], dtype=np.int32).reshape(len(photos), len(prepared.classes.tasks)),
+                    tuple(range(2, len(photos) + 2)), prepared.classes)  # (line 1 of a split file is its header)
+        for name, photos in prepared.splits.items()
+    }
 
 
 def summary(prepared: Prepared) -> str:

@@ -10,11 +10,15 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import UserInputError, read_json
 from ..spec import ClassNames
+
+if TYPE_CHECKING:
+    from .shards import Shards
 
 UNKNOWN = -1
 UNKNOWN_TOKENS = ("-1", "?")
@@ -29,13 +33,15 @@ def load_classes(path: Path | str) -> ClassNames:
 
 @dataclass(frozen=True)
 class Split:
-    """One split file, read and checked: image paths and an int label array (N, tasks), -1 unknown."""
+    """One split file, read and checked: image paths and an int label array (N, tasks), -1 unknown.
+    A split read from TFRecord shards (data/shards.py) says where its pixels are in `shards`."""
 
     source: Path
     paths: tuple[str, ...]
     labels: np.ndarray
     line_numbers: tuple[int, ...]
     classes: ClassNames
+    shards: Shards | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -43,7 +49,8 @@ class Split:
     def only(self, tasks) -> Split:
         """The same photos with the label columns of `tasks` only."""
         columns = [self.classes.tasks.index(task) for task in tasks]
-        return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks))
+        return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks),
+                     self.shards)
 
 
 def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> int:
@@ -66,16 +73,22 @@ def check_split_file(path: Path | str) -> None:
     """A split path names a file: checked before anything else reads beside it (classes.json)."""
     path = Path(path)
     if path.is_dir():
-        raise UserInputError(f"{path}: is a folder, not a split file (lines of: path, type, colour)")
+        raise UserInputError(f"{path}: is a folder, not a split file (lines of: path, type, colour, or a "
+                             "NAME.shards.json)")
     if not path.is_file():
         raise UserInputError(f"{path}: split file not found")
 
 
 def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) -> Split:
     """Read a split file; relative image paths are resolved against the split file's folder. A UTF-8
-    byte-order mark (Windows editors write one) is not part of the first path."""
+    byte-order mark (Windows editors write one) is not part of the first path. A NAME.shards.json
+    manifest is read as the sharded split it describes."""
     check_split_file(path)
     path = Path(path)
+    from .shards import is_manifest, read_manifest  # (it builds on Split)
+
+    if is_manifest(path):
+        return read_manifest(path, classes)
     tasks = classes.tasks
     paths, labels, line_numbers, missing = [], [], [], []
     for number, raw_line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):

@@ -2,6 +2,11 @@
 `run_epoch`, `validate`, `keep_best`; `train` strings them together and returns the history of
 per-epoch metrics. Rerunning the same command resumes from the last checkpoint.
 
+The same loop runs under every tf.distribute strategy (distribute.py): variables are made in the
+strategy's scope, each epoch is fed as a distributed dataset, and with several workers only the
+chief owns the model folder; the others write their checkpoints to a temporary folder that is
+removed at the end, and resume from the chief's.
+
 Losses stay on the device between `--log-every` steps (reading one back waits for the step to
 finish), and are read back to the host only then and at an epoch's end.
 """
@@ -11,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +37,7 @@ from ..eval.scoring import predict_split
 from ..model import cost, pretrained, store
 from ..model.layer import MultiTaskSqueezeNet, build_model, probability_fn
 from ..spec import CLASSES_FILE, CONFIG_FILE, SPEC_FILE, ModelSpec
+from . import distribute
 from .losses import TaskWeighting
 from .step import StepPlan, class_weights, frozen_epochs
 
@@ -41,6 +49,7 @@ class TrainResult:
     best: dict | None
     seconds: float
     history: list[dict] = field(default_factory=list)  # one entry per epoch run by this call
+    chief: bool = True  # False: a multi-worker run's other worker, which wrote nothing of the model folder
 
 
 @dataclass
@@ -49,7 +58,8 @@ class Session:
 
     config: TrainConfig
     spec: ModelSpec
-    folder: Path
+    folder: Path  # the model folder, or a worker's temporary folder
+    strategy: tf.distribute.Strategy
     model: MultiTaskSqueezeNet
     plan: StepPlan
     weighting: TaskWeighting
@@ -57,7 +67,7 @@ class Session:
     manager: tf.train.CheckpointManager
     train_split: Split
     val_split: Split | None
-    train_images: tf.data.Dataset
+    train_images: tf.data.Dataset | None  # decoded photos in memory (None: streamed from shards)
     skipped_train: int
     steps_per_epoch: int
     total_steps: int
@@ -67,7 +77,11 @@ class Session:
 
     @property
     def step(self) -> int:
-        return int(self.state.step)
+        return int(self.state.step.numpy())  # (.numpy(): a mirrored variable has no int())
+
+    @property
+    def chief(self) -> bool:
+        return distribute.is_chief(self.strategy)
 
 
 def train(config: TrainConfig, log=print) -> TrainResult:
@@ -77,13 +91,16 @@ def train(config: TrainConfig, log=print) -> TrainResult:
         history = _epochs(session)
     finally:
         session.lock.release()
-    return TrainResult(session.folder, session.step, store.read_best_metrics(session.folder), time.time() - started,
-                       history)
+        if not session.chief:
+            shutil.rmtree(session.folder, ignore_errors=True)
+    folder = Path(config.out)
+    best = store.read_best_metrics(folder) if session.chief else None
+    return TrainResult(folder, session.step, best, time.time() - started, history, session.chief)
 
 
 def _epochs(session: Session) -> list[dict]:
     config, log = session.config, session.log
-    validation = Validation(session) if session.val_split is not None else None
+    validation = Validation(session) if session.val_split is not None and session.chief else None
     writer = tf.summary.create_file_writer(str(session.folder / store.LOGS))
     if session.best_missing:
         _repair_best(session, validation, writer)
@@ -129,6 +146,7 @@ def _repair_best(session: Session, validation, writer) -> None:
 def setup(config: TrainConfig, log) -> Session:
     """Read the data, prepare the model folder, build the model and restore or import its weights."""
     config.validate()
+    strategy = distribute.make_strategy(config.strategy, config.local_devices)  # first: it may split the CPU
     all_classes = load_classes(config.classes)
     tasks = config.check_tasks(all_classes.tasks)
     spec = config.model.with_classes(all_classes.only(tasks))
@@ -137,42 +155,56 @@ def setup(config: TrainConfig, log) -> Session:
     if config.test:
         read_split(config.test, all_classes)  # a mistake in it is found now, not after training
     _check_labels(train_split, log)
-    folder, lock = _prepare_folder(config, spec, all_classes)
+    distribute.check_batch(strategy, config.batch_size)
+    if distribute.is_chief(strategy):
+        folder, lock = _prepare_folder(config, spec, all_classes)
+    else:  # its checkpoints are needed only while it runs (the strategy saves on every worker)
+        folder = Path(tempfile.mkdtemp(prefix=f"flowers-mtl-{distribute.worker_name(strategy).replace(' ', '')}-"))
+        _, lock = _prepare_folder(config.replace(out=str(folder)), spec, all_classes)
     try:
-        return _build_session(config, spec, folder, lock, train_split, val_split, log)
+        with strategy.scope():
+            return _build_session(config, spec, folder, lock, strategy, train_split, val_split, log)
     except BaseException:
         lock.release()
         raise
 
 
-def _build_session(config, spec, folder, lock, train_split, val_split, log) -> Session:
+def _build_session(config, spec, folder, lock, strategy, train_split, val_split, log) -> Session:
     tf.random.set_seed(config.seed)  # initial weights (CPU threads still add a little run-to-run noise)
     model = build_model(spec, config.weight_decay)
-    # Decode every photo once now: it fills the cache and tells how many decode, which fixes the
-    # epoch length (undecodable photos are skipped, not retried).
-    train_images = pipeline.cached_decoded(train_split, spec)
-    n_train = pipeline.fill_and_count(train_images)
-    if n_train == 0:
-        raise UserInputError(f"{train_split.source}: none of the {len(train_split)} photos could be decoded")
+    train_images, n_train = _count_photos(train_split, spec)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     weights = class_weights(config, train_split)
     weighting = TaskWeighting(spec.classes.tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
-    plan = StepPlan(model, config, total_steps, weights, weighting)
+    plan = StepPlan(model, config, total_steps, weights, weighting, strategy)
     state = tf.train.Checkpoint(
         model=model, step=tf.Variable(0, dtype=tf.int64, name="step"),
         best_score=tf.Variable(-math.inf, dtype=tf.float64, name="best_score"), task_weighting=weighting,
         **plan.checkpointables(),
     )
     manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
-    session = Session(config, spec, folder, model, plan, weighting, state, manager, train_split, val_split,
+    session = Session(config, spec, folder, strategy, model, plan, weighting, state, manager, train_split, val_split,
                       train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log,
                       lock)
     _restore_or_import(session)
     _log_start(session, weights)
     return session
+
+
+def _count_photos(split: Split, spec: ModelSpec) -> tuple[tf.data.Dataset | None, int]:
+    """The photos an epoch goes through. From split files every photo is decoded once now: that
+    fills the in-memory cache and tells how many decode, which fixes the epoch length
+    (undecodable photos are skipped, not retried). Shards hold only photos that decoded."""
+    if split.shards:
+        return None, len(split)
+    train_images = pipeline.cached_decoded(split, spec)
+    n_train = pipeline.fill_and_count(train_images)
+    if n_train == 0:
+        raise UserInputError(f"{split.source}: none of the {len(split)} photos could be decoded")
+    return train_images, n_train
 
 
 def _check_labels(split: Split, log) -> None:
@@ -232,9 +264,12 @@ def _check_rerun(config: TrainConfig, spec: ModelSpec, all_classes, folder: Path
 
 
 def _restore_or_import(session: Session) -> None:
-    config, log, folder = session.config, session.log, session.folder
-    store.clean_leftovers(folder)
-    saved = store.training_checkpoints(folder)
+    """Every worker restores the chief's latest checkpoint (the model folder must be on a disk
+    they all see to resume a multi-worker run), or else starts from the same ImageNet weights."""
+    config, log, folder = session.config, session.log, Path(session.config.out)
+    if session.chief:
+        store.clean_leftovers(folder)
+    saved = store.training_checkpoints(folder) if folder.is_dir() else []
     checkpoint = store.first_usable(saved, on_damaged=lambda message: log(f"warning: {message}"))
     if saved and checkpoint is None:
         raise UserInputError(f"{folder}: every checkpoint is damaged ({', '.join(saved)}); start over with --restart")
@@ -245,8 +280,9 @@ def _restore_or_import(session: Session) -> None:
             raise UserInputError(f"{checkpoint}: does not fit {folder / SPEC_FILE} (was it edited?): "
                                  f"{str(err).splitlines()[0][:200]}") from None
         log(f"resuming from {checkpoint} at step {session.step}")
-        had_best = float(session.state.best_score) > -math.inf
-        session.best_missing = had_best and store.first_usable(store.best_checkpoints(folder), lambda _: None) is None
+        had_best = float(session.state.best_score.numpy()) > -math.inf
+        session.best_missing = (session.chief and had_best
+                                and store.first_usable(store.best_checkpoints(folder), lambda _: None) is None)
         if session.best_missing:
             log(f"warning: {folder / store.BEST} is missing or damaged; it is written again from this checkpoint")
     elif config.pretrained:
@@ -262,10 +298,13 @@ def _restore_or_import(session: Session) -> None:
 
 def _log_start(session: Session, weights: dict) -> None:
     spec, config, split = session.spec, session.config, session.train_split
+    replicas = session.strategy.num_replicas_in_sync
     session.log(
         f"training {', '.join(f'{t} ({n})' for t, n in spec.classes.num_classes().items())} on {len(split)} photos "
-        f"({split.source}), {config.mode} training, {spec.sharing} sharing split after {spec.split_after}, "
-        f"{spec.image_size}px, batch {config.batch_size}, {session.total_steps} steps"
+        f"({split.source}{', streamed from shards' if split.shards else ''}), {config.mode} training, {spec.sharing} "
+        f"sharing split after {spec.split_after}, {spec.image_size}px, batch {config.batch_size}"
+        f"{f' ({replicas} replicas of {config.batch_size // replicas}, {config.strategy})' if replicas > 1 else ''}, "
+        f"{session.total_steps} steps"
     )
     session.log(cost.measure(session.model).summary())
     if weights:
@@ -282,10 +321,7 @@ def run_epoch(session: Session, epoch: int, writer) -> dict:
     config, step = session.config, session.state.step
     done_in_epoch = session.step - epoch * session.steps_per_epoch
     steps_here = min(session.steps_per_epoch, session.total_steps - epoch * session.steps_per_epoch) - done_in_epoch
-    batches = pipeline.training_dataset(
-        session.train_split, session.spec, config.batch_size, config.seed, epoch,
-        config.max_rotation_deg, config.min_crop_area, cached=session.train_images,
-    ).skip(done_in_epoch).take(steps_here)
+    batches = _epoch_batches(session, epoch, done_in_epoch + steps_here, done_in_epoch)
     frozen = epoch < frozen_epochs(config)
     sums = {task: tf.constant(0.0) for task in session.model.tasks}  # stay on the device until read
     bar = tqdm(total=steps_here, desc=f"epoch {epoch + 1}", unit="step", disable=None, leave=False)
@@ -317,6 +353,19 @@ def run_epoch(session: Session, epoch: int, writer) -> dict:
             for task, w in record["loss_weights"].items():
                 tf.summary.scalar(f"train/loss_weight_{task}", w)
     return record
+
+
+def _epoch_batches(session: Session, epoch: int, steps: int, start: int):
+    """Steps `start`..`steps` of an epoch as the strategy's distributed dataset."""
+    config, strategy = session.config, session.strategy
+    replicas = strategy.num_replicas_in_sync
+
+    def dataset(index: int, count: int) -> tf.data.Dataset:
+        feed = pipeline.Feed(steps, config.batch_size // replicas, replicas // count, index, count, start)
+        return pipeline.training_dataset(session.train_split, session.spec, feed, config.seed, epoch,
+                                         config.max_rotation_deg, config.min_crop_area, cached=session.train_images)
+
+    return distribute.distribute_epoch(strategy, dataset)
 
 
 def _read_losses(session: Session, sums: dict, steps: int) -> dict[str, float]:
@@ -398,7 +447,7 @@ def keep_best(session: Session, record: dict) -> bool:
     val = record["val"]
     tasks = session.model.tasks
     score = float(np.nanmean([val[task]["accuracy"] for task in tasks])) if val else float(record["epoch"])
-    if not score > float(session.state.best_score):
+    if not session.chief or not score > float(session.state.best_score.numpy()):
         return False
     check_finite(session)
     with _writing(session, "the best model"):

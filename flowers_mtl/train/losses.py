@@ -108,7 +108,7 @@ class TaskWeighting(tf.Module):
     def effective(self) -> dict[str, float]:
         """The weight each task's loss gets right now."""
         return {
-            task: w * (float(tf.exp(-self.log_variances[task])) if self.log_variances else 1.0)
+            task: w * (float(tf.exp(-self.log_variances[task]).numpy()) if self.log_variances else 1.0)
             for task, w in self.fixed.items()
         }
 

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf_keras
 
 from ..config import TrainConfig
+from .distribute import sum_over_replicas
 from .losses import TaskWeighting, class_weights_from_counts, mean_loss, soft_sharing_penalty, task_losses
 
 
@@ -49,18 +50,17 @@ def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
 
 def make_train_step(
     model, optimizer, variables, config: TrainConfig, class_weights=None, weighting=None, tasks=None, soft_pairs=(),
-    jit_compile: bool = False,
+    jit_compile: bool = False, strategy: tf.distribute.Strategy | None = None,
 ):
-    """One compiled step on a batch with gradients for `variables` only; the objective covers
-    `tasks` (default all). Returns the per-task mean losses. `jit_compile` asks XLA to compile
-    it (bench.py measures whether that pays here)."""
-    size = model.spec.image_size
-    spec_images = tf.TensorSpec([None, size, size, 3], tf.float32)
-    spec_labels = tf.TensorSpec([None, len(model.tasks)], tf.int32)
+    """One compiled step on a global batch with gradients for `variables` only; the objective
+    covers `tasks` (default all). Returns the per-task mean losses over the global batch.
+    Under `strategy` (default: the current one) each replica runs the step on its share of the
+    batch, fed as a distributed dataset's element. `jit_compile` asks XLA to compile the replica's
+    step (bench.py measures whether that pays here)."""
+    strategy = strategy or tf.distribute.get_strategy()
     weighting = weighting or TaskWeighting(model.tasks)
 
-    @tf.function(input_signature=[spec_images, spec_labels], jit_compile=jit_compile)
-    def train_step(images, labels):
+    def replica_step(images, labels):
         replica = tf.distribute.get_replica_context()
         replicas = replica.num_replicas_in_sync
         with tf.GradientTape() as tape:
@@ -76,8 +76,15 @@ def make_train_step(
                 shared += config.soft_weight * soft_sharing_penalty(soft_pairs)
             objective = weighting.total(per_task, tasks, replicas) + shared / replicas
         gradients = tape.gradient(objective, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
+        optimizer.apply_gradients(zip(gradients, variables))  # (sums the replicas' gradients)
         return per_task
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(images, labels):
+        return sum_over_replicas(strategy, strategy.run(replica_step, args=(images, labels)))
 
     return train_step
 
@@ -90,7 +97,7 @@ class StepPlan:
     task while the trunk learns from all. In frozen-trunk epochs only head variables move.
     """
 
-    def __init__(self, model, config: TrainConfig, total_steps: int, class_weights, weighting):
+    def __init__(self, model, config: TrainConfig, total_steps: int, class_weights, weighting, strategy=None):
         self.tasks = model.tasks
         if config.mode == "joint":
             self.turns = ["joint"]
@@ -111,9 +118,9 @@ class StepPlan:
             optimizer.build(full)
             self.optimizers[name] = optimizer
             args = (config, class_weights, weighting, tasks, soft_pairs)
-            self._full[name] = make_train_step(model, optimizer, full, *args)
+            self._full[name] = make_train_step(model, optimizer, full, *args, strategy=strategy)
             # Heads only: the trunk's backward pass is never computed, so frozen epochs are cheaper too.
-            self._heads[name] = make_train_step(model, optimizer, heads, *args)
+            self._heads[name] = make_train_step(model, optimizer, heads, *args, strategy=strategy)
 
     def step_for(self, step: int, frozen: bool):
         name = self.turns[step % len(self.turns)]
@@ -125,7 +132,7 @@ class StepPlan:
         return {f"optimizer_{name}": optimizer for name, optimizer in self.optimizers.items()}
 
     def learning_rate(self) -> float:
-        return float(next(iter(self.optimizers.values())).learning_rate)
+        return float(tf.convert_to_tensor(next(iter(self.optimizers.values())).learning_rate).numpy())
 
 
 def frozen_epochs(config: TrainConfig) -> int:
