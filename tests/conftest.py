@@ -24,6 +24,17 @@ COLOUR_RGB = {"red": (200, 30, 30), "pink": (240, 150, 190), "white": (240, 240,
 PRETRAINED_H5 = SHARED / "pretrained" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
+LOGICAL_CPUS = 2
+
+
+def pytest_configure(config):
+    """The CPU split into two logical devices before TensorFlow starts (it cannot be split later),
+    for the mirrored-strategy tests; everything else runs on the first, as it would without."""
+    from flowers_mtl.train.distribute import logical_cpus
+
+    logical_cpus(LOGICAL_CPUS)
+
+
 def pytest_collection_modifyitems(items):
     """A child process pays TensorFlow's start-up (5-10 s here), and shared-data tests read real
     photos and weights: both belong to the slow tier, so `-m "not slow"` stays quick."""

@@ -8,6 +8,7 @@ the global count of known labels, so their cross-replica sum is the batch's mean
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -18,9 +19,11 @@ from ..errors import UserInputError
 TF_CONFIG = "TF_CONFIG"
 
 
+@functools.cache
 def make_strategy(name: str, local_devices: int = 0) -> tf.distribute.Strategy:
     """The strategy of --strategy. Called before anything else touches TensorFlow's devices:
-    logical CPU devices can only be made before the runtime starts."""
+    logical CPU devices can only be made before the runtime starts. One of each per process: two
+    live strategies over the same devices would share collective-op keys and collide."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

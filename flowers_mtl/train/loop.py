@@ -86,19 +86,28 @@ class Session:
 
 def train(config: TrainConfig, log=print) -> TrainResult:
     started = time.time()
-    session = setup(config, log)
-    try:
-        history = _epochs(session)
-    finally:
-        session.lock.release()
-        if not session.chief:
-            shutil.rmtree(session.folder, ignore_errors=True)
+    with training_session(config, log) as session:
+        history = run_epochs(session)
     folder = Path(config.out)
     best = store.read_best_metrics(folder) if session.chief else None
     return TrainResult(folder, session.step, best, time.time() - started, history, session.chief)
 
 
-def _epochs(session: Session) -> list[dict]:
+@contextlib.contextmanager
+def training_session(config: TrainConfig, log=print):
+    """`setup`, and at the end, however it ends: the model folder's lock released, and a non-chief
+    worker's temporary folder removed."""
+    session = setup(config, log)
+    try:
+        yield session
+    finally:
+        session.lock.release()
+        if not session.chief:
+            shutil.rmtree(session.folder, ignore_errors=True)
+
+
+def run_epochs(session: Session) -> list[dict]:
+    """The epochs still to run (all of them, unless resuming); their records."""
     config, log = session.config, session.log
     validation = Validation(session) if session.val_split is not None and session.chief else None
     writer = tf.summary.create_file_writer(str(session.folder / store.LOGS))
@@ -256,7 +265,7 @@ def _check_rerun(config: TrainConfig, spec: ModelSpec, all_classes, folder: Path
                 "rerun with the saved settings to resume, or choose another --out, or --restart (the old folder is kept "
                 "as a backup)"
             )
-        return  # config.json is rewritten only once the rerun trains (see _epochs)
+        return  # config.json is rewritten only once the rerun trains (see run_epochs)
     with _writing_to(folder, "the model folder's settings", None):
         spec.save(folder)
         config.save(folder)
