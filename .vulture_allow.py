@@ -1,5 +1,6 @@
 # Names vulture cannot see used: pytest finds hooks and fixtures by name.
 pytest_runtest_setup  # noqa
+pytest_configure  # noqa
 pytest_collection_modifyitems  # noqa
 pytestmark  # noqa
 # Starlette calls a middleware's dispatch.

@@ -18,8 +18,8 @@ from flowers_mtl.errors import UserInputError
 from flowers_mtl.model import store
 from flowers_mtl.model.layer import build_model
 from flowers_mtl.train import distribute
-from flowers_mtl.train.losses import TaskWeighting
 from flowers_mtl.train.loop import train
+from flowers_mtl.train.losses import TaskWeighting
 from flowers_mtl.train.step import StepPlan, class_weights
 
 QUIET = {"log": lambda *_: None}
@@ -179,3 +179,37 @@ def test_two_workers_train_in_lock_step(tmp_path):
                                 str(data / "test.txt"), "--json"], cwd=ROOT, capture_output=True, text=True)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout.splitlines()[-1])["n"] == 12
+
+
+@pytest.mark.slow
+def test_mixed_float16_keeps_float32_weights_and_scales_the_loss(tmp_path):
+    """The step a GPU runs under --precision mixed_float16, run here on the CPU (where train.py refuses
+    it): float16 activations, float32 weights and logits, a dynamic loss scale, a falling loss, and
+    weights that load into the float32 network everything else uses."""
+    data = make_dataset(tmp_path / "data", per_class=1)
+    config = tiny_config(data, tmp_path / "m", precision="mixed_float16", dropout_keep_prob=1.0, learning_rate=2e-3)
+    spec = config.model.with_classes(load_classes(data / "classes.json"))
+    model = build_model(spec, 5e-4, "mixed_float16")
+    logits, end_points = model(tf.zeros([1, 32, 32, 3]), with_end_points=True)
+    assert {v.dtype for v in model.variables} == {tf.float32}
+    assert {v.dtype for v in logits.values()} == {tf.float32} and end_points["fire8"].dtype == tf.float16
+    plan = StepPlan(model, config, 100, None, TaskWeighting(model.tasks))
+    optimizer = plan.optimizers["joint"]
+    assert float(optimizer.loss_scale) > 1
+    images = tf.random.stateless_uniform([4, 32, 32, 3], seed=[0, 1], maxval=255.0)
+    losses = [plan.step_for(step, False)(images, LABELS[2])["colour"].numpy() for step in range(14)]
+    assert np.isfinite(losses).all() and losses[-1] < 0.8 * losses[0]
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    full = build_model(spec)
+    tf.train.Checkpoint(model=full).read(path).assert_existing_objects_matched()
+    for task, value in full(images).items():
+        np.testing.assert_allclose(value.numpy(), model(images)[task].numpy(), atol=0.05)
+
+
+def test_float16_is_refused_on_cpu(tmp_path):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    data = make_dataset(tmp_path / "data", per_class=1)
+    with pytest.raises(UserInputError, match="--precision mixed_float16 needs a GPU"):
+        train(tiny_config(data, tmp_path / "m", precision="mixed_float16"), **QUIET)
+    assert not (tmp_path / "m").exists()  # refused before anything is written

@@ -12,8 +12,8 @@ from flowers_mtl.data import pipeline
 from flowers_mtl.data.shards import manifest_name
 from flowers_mtl.data.splits import load_classes, read_split
 from flowers_mtl.errors import UserInputError
-from flowers_mtl.model import store
 from flowers_mtl.eval.scoring import predict_split, read_split_for
+from flowers_mtl.model import store
 from flowers_mtl.train.loop import train
 
 QUIET = {"log": lambda *_: None}
@@ -63,7 +63,10 @@ def test_workers_stream_disjoint_shards(tmp_path):
         feed = pipeline.Feed(steps=2, batch_size=3, index=index, count=2)  # 2 workers, global batch 6
         return [tuple(map(tuple, labels.numpy())) for _, labels in pipeline.training_dataset(split, spec, feed, 0, 0)]
 
-    assert [len(batch) for batch in rows_of(0) + rows_of(1)] == [3, 3, 3, 3]
+    batches = rows_of(0) + rows_of(1)
+    assert [len(batch) for batch in batches] == [3, 3, 3, 3]
+    # each worker reads its own two shards once: together, the split's photos once each
+    assert sorted(row for batch in batches for row in batch) == sorted(map(tuple, split.labels.tolist()))
     with pytest.raises(UserInputError, match="4 shard file\\(s\\) cannot be shared among 5 workers"):
         next(iter(pipeline.training_dataset(split, spec, pipeline.Feed(steps=1, batch_size=1, count=5), 0, 0)))
 

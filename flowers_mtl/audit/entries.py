@@ -12,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.splits import load_classes, read_split
+from ..data.splits import SPLIT_NAMES, load_classes, read_split
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE, ClassNames
-
-SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ from pathlib import Path
 from ..data import prepare
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE, ModelSpec
+from .common import SPLITS, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
 
 FORMATS = ("splits", "tfrecord")
-SPLIT_NAMES = ("train", "val", "test")
-from .common import SPLITS, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,7 +71,7 @@ def main(argv=None) -> int:
 
 
 def _read_splits(folder: Path) -> dict:
-    from ..data.splits import load_classes, read_split
+    from ..data.splits import SPLIT_NAMES, load_classes, read_split
 
     if not folder.is_dir():
         raise UserInputError(f"--from-splits {folder}: not a folder (expected train.txt, val.txt, test.txt, classes.json)")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .shards import Shards
 
 UNKNOWN = -1
+SPLIT_NAMES = ("train", "val", "test")  # the files a data folder holds: NAME.txt (or NAME.shards.json)
 UNKNOWN_TOKENS = ("-1", "?")
 
 

@@ -8,11 +8,16 @@ tf.distribute strategies expect. The slim code itself stays unchanged (see nets/
 
 from __future__ import annotations
 
+import contextlib
+
 import tensorflow as tf
 import tf_keras
 
 # tf_keras's public TF1-compatibility API; `tf.compat.v1.keras` points at Keras 3 on TF 2.21.
 from tf_keras.api._v1.keras.utils import track_tf1_style_variables
+
+# The variable wrapper Keras's own mixed precision uses: float32 storage, read as float16 in a context.
+from tf_keras.src.mixed_precision import autocast_variable
 
 from .. import architecture
 from ..nets import squeezenet
@@ -34,26 +39,29 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
     exported model) feeds the same thing: plain pixels.
     """
 
-    def __init__(self, spec: ModelSpec, weight_decay: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, spec: ModelSpec, weight_decay: float = 0.0, precision: str = "float32", **kwargs):
+        super().__init__(autocast=False, **kwargs)  # (the net casts its own input; see _computing_in)
         if spec.classes is None:
             raise ValueError("a ModelSpec needs its class names to build a network")
         architecture.split_index(spec.split_after)  # fail early on a bad name
         self.spec = spec
         self.num_classes = spec.classes.num_classes()
         self.weight_decay = weight_decay
+        self.precision = precision
 
     @track_tf1_style_variables
     def call(self, rgb_images, training=False, with_end_points=False):
-        with squeezenet.slim.arg_scope(squeezenet.squeezenet_arg_scope(self.weight_decay)):
+        with _computing_in(self.precision) as dtype, squeezenet.slim.arg_scope(
+                squeezenet.squeezenet_arg_scope(self.weight_decay)):
             logits, end_points = squeezenet.squeezenet_mtl(
-                preprocess(rgb_images, self.spec.preprocessing),
+                tf.cast(preprocess(rgb_images, self.spec.preprocessing), dtype),
                 self.num_classes,
                 is_training=training,
                 dropout_keep_prob=self.spec.dropout_keep_prob,
                 split_after=self.spec.split_after,
                 shared_trunk=self.spec.sharing == "hard",
             )
+        logits = {task: tf.cast(value, tf.float32) for task, value in logits.items()}  # softmax and loss in float32
         return (logits, end_points) if with_end_points else logits
 
     @property
@@ -94,12 +102,32 @@ class MultiTaskSqueezeNet(tf_keras.layers.Layer):
         self(tf.zeros([1, size, size, 3]), training=False)
 
     def regularization_loss(self) -> tf.Tensor:
-        return tf.add_n(self.losses) if self.losses else tf.constant(0.0)
+        return tf.add_n([tf.cast(loss, tf.float32) for loss in self.losses]) if self.losses else tf.constant(0.0)
 
 
-def build_model(spec: ModelSpec, weight_decay: float = 0.0) -> MultiTaskSqueezeNet:
+@contextlib.contextmanager
+def _computing_in(precision: str):
+    """Yields the dtype the net computes in. mixed_float16: every float variable is made float32
+    (what the optimiser updates and checkpoints store) and read as float16 inside the net, the
+    same variables and names as float32, so a checkpoint serves either precision."""
+    if precision == "float32":
+        yield tf.float32
+        return
+
+    def float32_weights(getter, name, *args, dtype=None, **kwargs):
+        if dtype is None or not tf.as_dtype(dtype).is_floating:
+            return getter(name, *args, dtype=dtype, **kwargs)
+        return autocast_variable.create_autocast_variable(getter(name, *args, dtype=tf.float32, **kwargs))
+
+    scope = tf.compat.v1.get_variable_scope()
+    with tf.compat.v1.variable_scope(scope, custom_getter=float32_weights, auxiliary_name_scope=False), \
+            autocast_variable.enable_auto_cast_variables(tf.float16):
+        yield tf.float16
+
+
+def build_model(spec: ModelSpec, weight_decay: float = 0.0, precision: str = "float32") -> MultiTaskSqueezeNet:
     """The network a spec describes, with its variables created (fresh initial weights)."""
-    model = MultiTaskSqueezeNet(spec, weight_decay=weight_decay)
+    model = MultiTaskSqueezeNet(spec, weight_decay=weight_decay, precision=precision)
     model.build_variables()
     return model
 

@@ -89,6 +89,13 @@ def check_batch(strategy: tf.distribute.Strategy, batch_size: int) -> int:
     return batch_size // replicas
 
 
+def check_precision(precision: str) -> None:
+    """float16 is a GPU format: a CPU emulates it, far slower than float32, so it is refused there."""
+    if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
+        raise UserInputError("--precision mixed_float16 needs a GPU: a CPU has no float16 arithmetic and would run "
+                             "slower than float32; train here with --precision float32 (the default)")
+
+
 def distribute_epoch(strategy: tf.distribute.Strategy, make_dataset):
     """`make_dataset(index, count)` builds input pipeline `index` of `count` (one per worker),
     batched per replica; each step takes the next batch of every local replica in turn."""

@@ -165,6 +165,7 @@ def setup(config: TrainConfig, log) -> Session:
         read_split(config.test, all_classes)  # a mistake in it is found now, not after training
     _check_labels(train_split, log)
     distribute.check_batch(strategy, config.batch_size)
+    distribute.check_precision(config.precision)
     if distribute.is_chief(strategy):
         folder, lock = _prepare_folder(config, spec, all_classes)
     else:  # its checkpoints are needed only while it runs (the strategy saves on every worker)
@@ -180,7 +181,7 @@ def setup(config: TrainConfig, log) -> Session:
 
 def _build_session(config, spec, folder, lock, strategy, train_split, val_split, log) -> Session:
     tf.random.set_seed(config.seed)  # initial weights (CPU threads still add a little run-to-run noise)
-    model = build_model(spec, config.weight_decay)
+    model = build_model(spec, config.weight_decay, config.precision)
     train_images, n_train = _count_photos(train_split, spec)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch

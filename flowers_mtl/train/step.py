@@ -30,10 +30,21 @@ def learning_rate_schedule(config: TrainConfig, total_steps: int):
 
 
 def make_optimizer(config: TrainConfig, total_steps: int):
+    """The optimiser of --optimizer; under --precision mixed_float16 wrapped in dynamic loss scaling,
+    so that small float16 gradients do not underflow to zero (a step whose scaled gradients
+    overflow is skipped and the scale halved)."""
     schedule = learning_rate_schedule(config, total_steps)
     if config.optimizer == "momentum":
-        return tf_keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True)
-    return tf_keras.optimizers.Adam(schedule)
+        optimizer = tf_keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True)
+    else:
+        optimizer = tf_keras.optimizers.Adam(schedule)
+    if config.precision == "mixed_float16":
+        return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _scales_loss(optimizer) -> bool:
+    return isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
 
 
 def class_weights(config: TrainConfig, split) -> dict[str, tf.Tensor]:
@@ -75,7 +86,11 @@ def make_train_step(
             if soft_pairs:
                 shared += config.soft_weight * soft_sharing_penalty(soft_pairs)
             objective = weighting.total(per_task, tasks, replicas) + shared / replicas
+            if _scales_loss(optimizer):
+                objective = optimizer.get_scaled_loss(objective)
         gradients = tape.gradient(objective, variables)
+        if _scales_loss(optimizer):
+            gradients = optimizer.get_unscaled_gradients(gradients)
         optimizer.apply_gradients(zip(gradients, variables))  # (sums the replicas' gradients)
         return per_task
 
