@@ -35,7 +35,7 @@ def setting(default, help: str, group: str, **extra):
 @dataclass
 class TrainConfig:
     # Data: split files and classes.json (absolute paths once resolved).
-    train: str | None = setting(None, "training split file (or give --data)", "data")
+    train: str | None = setting(None, "training split file, or a NAME.shards.json (or give --data)", "data")
     val: str | None = setting(None, "validation split file: picks the best epoch", "data")
     test: str | None = setting(None, "test split, scored once at the end", "data", resumable=True)
     classes: str | None = setting(None, "classes.json (default: beside the training split)", "data")

@@ -276,6 +276,7 @@ def test_choices_on_the_page_become_corrections_that_apply(audited, tmp_path):
     assert changed["dropped"] == len(first["paths"]) - 1 and changed[worst["task"]] == 1
 
 
+@pytest.mark.slow  # (its trained-model fixture costs 10 s)
 def test_a_trained_model_embeds_with_each_tasks_fire9(trained_model, tmp_path):
     from flowers_mtl.audit import embed
 

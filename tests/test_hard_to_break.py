@@ -430,7 +430,7 @@ def test_a_user_error_is_one_line_and_debug_adds_its_traceback(tmp_path, capsys)
 
     args = ["--model", str(tmp_path), "--split", str(tmp_path)]
     assert run(evaluate.main, args) == 2
-    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, not a split file (lines of: path, type, colour)\n"
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, not a split file (lines of: path, type, colour, or a NAME.shards.json)\n"
     assert run(evaluate.main, [*args, "--debug"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Traceback") and err.splitlines()[-1].startswith("error: ")

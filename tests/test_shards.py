@@ -120,3 +120,12 @@ def test_shard_mistakes_are_one_line(tmp_path):
     (out / manifest_name("val")).write_text(json.dumps(manifest | {"format": "something else"}))
     with pytest.raises(UserInputError, match="not a flowers-mtl shard manifest"):
         read_split(out / manifest_name("val"), classes)
+
+
+def test_data_folder_of_shards_is_found_by_train(tmp_path):
+    from flowers_mtl.cli.train import _paths
+
+    out = _shard(make_dataset(tmp_path / "data", per_class=1), tmp_path / "shards", 1)
+    paths = _paths(out, False, {})
+    assert [paths[k] for k in ("train", "val", "test")] == [str(out / manifest_name(k)) for k in ("train", "val", "test")]
+    assert paths["classes"] == str(out / "classes.json")

@@ -47,7 +47,7 @@ def changed(before, variables):
 # loss-lowering runs are the slowest to trace, so they run in the slow tier.
 MODES = [
     pytest.param({}, id="joint"),
-    pytest.param({"mode": "alternate"}, id="alternate"),
+    pytest.param({"mode": "alternate"}, id="alternate", marks=pytest.mark.slow),  # (quick: the next test's turns)
     pytest.param({"tasks": ["colour"]}, id="colour only"),
     pytest.param({"sharing": "soft", "soft_weight": 1e-2}, id="soft sharing", marks=pytest.mark.slow),
     pytest.param({"loss_weighting": "uncertainty"}, id="uncertainty weighting", marks=pytest.mark.slow),

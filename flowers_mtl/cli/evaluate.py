@@ -18,7 +18,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
                                 "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
     p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
-    p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line)")
+    p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line), or a NAME.shards.json of TFRecord shards")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)

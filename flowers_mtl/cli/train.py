@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", type=Path, help="JSON recipe of settings (e.g. configs/finetune.json); flags override it")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
-    groups["data"].add_argument("--data", type=Path, help="folder with train.txt, val.txt, test.txt and classes.json")
+    groups["data"].add_argument("--data", type=Path, help="folder with train.txt, val.txt, test.txt and classes.json "
+                                "(or their .shards.json, from prepare --format tfrecord)")
     groups["model"].add_argument("--from-scratch", action="store_true",
                                  help="start from random weights, not ImageNet's (--pretrained)")
     groups["bookkeeping"].add_argument("--restart", action="store_true",
