@@ -111,7 +111,22 @@ def test_a_mirrored_run_trains_like_the_default_one(tmp_path):
             assert two["val"][task]["loss"] == pytest.approx(one["val"][task]["loss"], rel=1e-3)
 
 
-def test_strategy_mistakes_are_one_line(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_a_mirrored_run_resumes_under_either_strategy(tmp_path):
+    """Checkpoints are strategy-free: a mirrored run stopped at step 1 goes on under the default
+    strategy (and back), with its TensorBoard logs and best model in the one folder."""
+    data = make_dataset(tmp_path / "data", per_class=2)  # 12 photos: 2 steps of 8 an epoch
+    mirrored_settings = {"strategy": "mirrored", "local_devices": 2}
+    first = train(tiny_config(data, tmp_path / "m", epochs=2, max_steps=1, **mirrored_settings), **QUIET)
+    assert first.steps == 1
+    second = train(tiny_config(data, tmp_path / "m", epochs=2, max_steps=3), **QUIET)
+    assert second.steps == 3 and [h["step"] for h in second.history] == [2, 3]
+    third = train(tiny_config(data, tmp_path / "m", epochs=2, **mirrored_settings), **QUIET)
+    assert third.steps == 4 and [h["step"] for h in third.history] == [4]
+    assert list((tmp_path / "m" / store.LOGS).iterdir()) and store.best_checkpoints(tmp_path / "m")
+
+
+def test_strategy_mistakes_are_one_line(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     with pytest.raises(UserInputError, match="global batch and must split evenly among the 2 replicas"):
         train(tiny_config(data, tmp_path / "m", strategy="mirrored", local_devices=2, batch_size=5), **QUIET)
