@@ -129,3 +129,18 @@ def test_data_folder_of_shards_is_found_by_train(tmp_path):
     paths = _paths(out, False, {})
     assert [paths[k] for k in ("train", "val", "test")] == [str(out / manifest_name(k)) for k in ("train", "val", "test")]
     assert paths["classes"] == str(out / "classes.json")
+
+
+def test_shards_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from flowers_mtl.data import tfrecord
+
+    def refuse(path):
+        raise tf.errors.ResourceExhaustedError(None, None, f"{path}; No space left on device")
+
+    data = make_dataset(tmp_path / "data", per_class=1)
+    monkeypatch.setattr(tfrecord.tf.io, "TFRecordWriter", refuse)
+    with pytest.raises(UserInputError, match="cannot write the train shards .*No space left on device"):
+        _shard(data, tmp_path / "shards", 2)
+    assert not list((tmp_path / "shards").glob("*.tfrecord*"))

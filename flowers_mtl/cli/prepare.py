@@ -84,8 +84,7 @@ def _read_splits(folder: Path) -> dict:
 
 def _write_shards(splits: dict, args) -> int:
     """Each split as shards + NAME.shards.json, and classes.json, in --out."""
-    if args.image_size < 32:
-        raise UserInputError(f"--image-size must be at least 32, got {args.image_size}")
+    ModelSpec(image_size=args.image_size).validate()  # (a size a model can be trained at)
     quiet_tensorflow()
     from ..data import tfrecord
     from ..spec import Preprocessing

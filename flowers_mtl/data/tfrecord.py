@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from .. import files
+from ..errors import UserInputError
 from ..spec import Preprocessing
 from . import images
 from .shards import IMAGE_KEY, LABELS_KEY, ROW_KEY, Shards, manifest_json, manifest_name, shard_name
@@ -42,17 +43,25 @@ def write_shards(split: Split, out: Path, name: str, count: int, image_size: int
     count = max(1, min(count, len(kept)))
     paths = [out / shard_name(name, i, count) for i in range(count)]
     per_file = [0] * count
-    writers = [tf.io.TFRecordWriter(str(p) + files.PARTIAL) for p in paths]
+    partial = [Path(str(p) + files.PARTIAL) for p in paths]  # renamed into place once all are whole
+    writers = []
     try:
+        writers += [tf.io.TFRecordWriter(str(p)) for p in partial]
         for new_row, row in enumerate(kept):
             shard = new_row % count
             writers[shard].write(_example(encoded[row], new_row, split.labels[row]))
             per_file[shard] += 1
-    finally:
-        for writer in writers:
+        for writer, part, path in zip(writers, partial, paths):
             writer.close()
-    for path in paths:
-        os.replace(str(path) + files.PARTIAL, path)
+            os.replace(part, path)
+    except BaseException as err:
+        for writer, part in zip(writers, partial):
+            writer.close()
+            part.unlink(missing_ok=True)
+        if isinstance(err, (OSError, tf.errors.OpError)):  # a full disk, a read-only folder
+            reason = getattr(err, "strerror", None) or getattr(err, "message", None) or str(err)
+            raise UserInputError(f"{out}: cannot write the {name} shards ({reason.splitlines()[0]})") from None
+        raise
     kept_split = Split(split.source, tuple(split.paths[r] for r in kept), split.labels[kept],
                        tuple(split.line_numbers[r] for r in kept), split.classes)
     shards = Shards(tuple(str(p) for p in paths), tuple(per_file), image_size, contract)
