@@ -29,6 +29,7 @@ FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the 
 VERBOSE_FLAG = "--verbose"
 DEBUG_FLAG = "--debug"
 MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
+ENSEMBLE_HELP = "; give --model more than once to average several models' answers (an ensemble, e.g. of seeds)"
 
 
 def add_max_pixels(parser) -> None:

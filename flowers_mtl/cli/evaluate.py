@@ -9,7 +9,15 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
-from .common import FLIP_TTA_HELP, MODEL_HELP, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
+from .common import (
+    ENSEMBLE_HELP,
+    FLIP_TTA_HELP,
+    MODEL_HELP,
+    add_max_pixels,
+    add_verbose,
+    apply_max_pixels,
+    quiet_tensorflow,
+)
 
 DEFAULT_BATCH = 32
 
@@ -17,7 +25,7 @@ DEFAULT_BATCH = 32
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
                                 "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
-    p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
+    p.add_argument("--model", type=Path, required=True, action="append", help=MODEL_HELP + ENSEMBLE_HELP)
     p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line), or a NAME.shards.json of TFRecord shards")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -36,9 +44,9 @@ def main(argv=None) -> int:
 
     check_split_file(args.split)
     quiet_tensorflow()
-    from ..inference import load_predictor
+    from ..inference import load_predictors
 
-    trained = load_predictor(args.model, flip_tta=args.flip_tta)
+    trained = load_predictors(args.model, flip_tta=args.flip_tta)
     evaluate_split(trained, args.split, args.batch_size, args.json)
     return 0
 

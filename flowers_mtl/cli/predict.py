@@ -9,14 +9,22 @@ import sys
 from pathlib import Path
 
 from ..errors import UserInputError
-from .common import FLIP_TTA_HELP, MODEL_HELP, add_max_pixels, add_verbose, apply_max_pixels, quiet_tensorflow
+from .common import (
+    ENSEMBLE_HELP,
+    FLIP_TTA_HELP,
+    MODEL_HELP,
+    add_max_pixels,
+    add_verbose,
+    apply_max_pixels,
+    quiet_tensorflow,
+)
 
 PROGRESS_FROM = 50  # photos
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="predict.py", description="Predict flower type and colour for photos.")
-    p.add_argument("--model", type=Path, required=True, help=MODEL_HELP)
+    p.add_argument("--model", type=Path, required=True, action="append", help=MODEL_HELP + ENSEMBLE_HELP)
     p.add_argument("images", nargs="+", help="photo files (JPEG, PNG, GIF, BMP, TIFF, WebP), folders (searched "
                    "recursively) or glob patterns in quotes ('photos/**/*.jpg')")
     p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task; default 1")
@@ -41,12 +49,12 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     from ..data.locate import photo_paths
     from ..eval.prediction import predict_paths
-    from ..inference import load_predictor
+    from ..inference import load_predictors
 
     paths, errors = photo_paths(args.images)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    trained = load_predictor(args.model, flip_tta=args.flip_tta)
+    trained = load_predictors(args.model, flip_tta=args.flip_tta)
     write = _writer(args, trained.classes.tasks)
     failed = len(errors)
     for outcome in _with_progress(predict_paths(trained, paths, top_k=args.top_k), len(paths)):

@@ -42,3 +42,13 @@ def load_predictor(path: Path | str, flip_tta: bool = False):
     from ..model.store import load_trained
 
     return load_trained(path, flip_tta)
+
+
+def load_predictors(paths, flip_tta: bool = False):
+    """One model, or several averaged as one (inference.ensemble)."""
+    members = [load_predictor(path, flip_tta) for path in paths]
+    if len(members) == 1:
+        return members[0]
+    from .ensemble import Ensemble
+
+    return Ensemble(members)
