@@ -29,6 +29,8 @@ FLIP_TTA_HELP = "average each photo's answer with its mirror image's (twice the 
 VERBOSE_FLAG = "--verbose"
 DEBUG_FLAG = "--debug"
 MODEL_HELP = "model folder written by train.py, or a SavedModel folder or .tflite file written by export.py"
+IMAGE_SIZE_HELP = ("run a model folder at this input size instead of its own (the same weights: the network is "
+                   "fully convolutional; a size above the training size often scores better, the FixRes effect)")
 ENSEMBLE_HELP = "; give --model more than once to average several models' answers (an ensemble, e.g. of seeds)"
 
 

@@ -12,6 +12,7 @@ from ..spec import CLASSES_FILE
 from .common import (
     ENSEMBLE_HELP,
     FLIP_TTA_HELP,
+    IMAGE_SIZE_HELP,
     MODEL_HELP,
     add_max_pixels,
     add_verbose,
@@ -30,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    p.add_argument("--image-size", type=int, help=IMAGE_SIZE_HELP)
     add_max_pixels(p)
     add_verbose(p)
     return p
@@ -46,13 +48,14 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     from ..inference import load_predictors
 
-    trained = load_predictors(args.model, flip_tta=args.flip_tta)
-    evaluate_split(trained, args.split, args.batch_size, args.json)
+    trained = load_predictors(args.model, flip_tta=args.flip_tta, image_size=args.image_size)
+    evaluate_split(trained, args.split, args.batch_size, args.json, args.image_size)
     return 0
 
 
-def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) -> dict:
-    """Score, print and write the report of one split; the flip_tta setting is the model's."""
+def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool, resized: int | None = None) -> dict:
+    """Score, print and write the report of one split; the flip_tta setting is the model's, and
+    `resized` the input size it was loaded at, if not its own (each names its own report)."""
     from ..data.splits import load_classes
     from ..eval import report as reports
     from ..eval.scoring import read_split_for, score_model
@@ -70,7 +73,7 @@ def evaluate_split(trained, split_path: Path, batch_size: int, as_json: bool) ->
     else:
         print(f"evaluation of {trained.source} ({trained.kind}) on {split.source}")
         print(reports.format_report(report, trained.classes), flush=True)
-    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "")
+    stem = split_path.stem + ("-flip-tta" if trained.flip_tta else "") + (f"-{resized}px" if resized else "")
     try:  # printed first: a read-only model folder or a full disk loses the files, not the result
         written = reports.write_report(report, trained.classes, trained.report_dir, stem)
     except OSError as err:

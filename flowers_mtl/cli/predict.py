@@ -12,6 +12,7 @@ from ..errors import UserInputError
 from .common import (
     ENSEMBLE_HELP,
     FLIP_TTA_HELP,
+    IMAGE_SIZE_HELP,
     MODEL_HELP,
     add_max_pixels,
     add_verbose,
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--csv", action="store_true", help="CSV with a header: path, then each task's label and "
                         "probability")
     p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    p.add_argument("--image-size", type=int, help=IMAGE_SIZE_HELP)
     add_max_pixels(p)
     add_verbose(p)
     return p
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     paths, errors = photo_paths(args.images)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    trained = load_predictors(args.model, flip_tta=args.flip_tta)
+    trained = load_predictors(args.model, flip_tta=args.flip_tta, image_size=args.image_size)
     write = _writer(args, trained.classes.tasks)
     failed = len(errors)
     for outcome in _with_progress(predict_paths(trained, paths, top_k=args.top_k), len(paths)):

@@ -28,9 +28,12 @@ def model_kind(path: Path | str) -> str:
     return "savedmodel" if savedmodel_dir(path) else "folder"
 
 
-def load_predictor(path: Path | str, flip_tta: bool = False):
-    """The model at `path`, whatever its kind, ready for probabilities(pixels)."""
+def load_predictor(path: Path | str, flip_tta: bool = False, image_size: int | None = None):
+    """The model at `path`, whatever its kind, ready for probabilities(pixels); `image_size`
+    (a model folder only) runs it at another input size than it was trained at."""
     kind = model_kind(path)
+    if image_size and kind != "folder":
+        raise UserInputError(f"{path}: --image-size needs a model folder; an exported model's input size is fixed")
     if kind == "tflite":
         from .litert import load_tflite
 
@@ -41,12 +44,12 @@ def load_predictor(path: Path | str, flip_tta: bool = False):
         return load_savedmodel(Path(path), flip_tta)
     from ..model.store import load_trained
 
-    return load_trained(path, flip_tta)
+    return load_trained(path, flip_tta, image_size=image_size)
 
 
-def load_predictors(paths, flip_tta: bool = False):
+def load_predictors(paths, flip_tta: bool = False, image_size: int | None = None):
     """One model, or several averaged as one (inference.ensemble)."""
-    members = [load_predictor(path, flip_tta) for path in paths]
+    members = [load_predictor(path, flip_tta, image_size) for path in paths]
     if len(members) == 1:
         return members[0]
     from .ensemble import Ensemble

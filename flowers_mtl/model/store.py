@@ -14,6 +14,7 @@ alone) still load: their spec is rebuilt from config.json and classes.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -189,11 +190,17 @@ class TrainedModel:
         return {task: value.numpy() for task, value in self._probabilities(tf.convert_to_tensor(images, tf.float32)).items()}
 
 
-def load_trained(folder: Path | str, flip_tta: bool = False, on_damaged=warn) -> TrainedModel:
+def load_trained(folder: Path | str, flip_tta: bool = False, on_damaged=warn, image_size: int | None = None
+                 ) -> TrainedModel:
     """The best-on-validation weights if there are any, else the latest training checkpoint; a
-    damaged copy (a kill mid-write, a cut file) is named and the next one tried."""
+    damaged copy (a kill mid-write, a cut file) is named and the next one tried. `image_size`
+    feeds the network photos of another size than it was trained at: it is fully convolutional
+    up to a global average pool, so the same weights apply (a larger size can score better)."""
     folder = Path(folder)
     spec = read_model_spec(folder)
+    if image_size:
+        spec = dataclasses.replace(spec, image_size=image_size)
+        spec.validate()
     candidates = best_checkpoints(folder) + training_checkpoints(folder)
     if not candidates:
         raise UserInputError(f"{folder}: no trained weights yet (no checkpoint in {BEST}/ or {CHECKPOINTS}/)")

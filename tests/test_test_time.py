@@ -1,5 +1,6 @@
-"""An ensemble averages its members' probabilities, refuses members that do not fit together,
-and evaluates and predicts through the usual commands (several --model)."""
+"""Test-time levers: an ensemble averages its members' probabilities, refuses members that do not
+fit together, and evaluates and predicts through the usual commands (several --model); a model
+folder runs at another input size (--image-size)."""
 
 import json
 from dataclasses import dataclass, field
@@ -80,3 +81,31 @@ def test_evaluate_and_predict_take_several_models(trained_model, tmp_path, capsy
         assert predict.main([arg for m in models for arg in ("--model", str(m))] + ["--json", str(photo)]) == 0
         answers.append(json.loads(capsys.readouterr().out.splitlines()[-1]))
     assert answers[0] == answers[1]
+
+
+@pytest.mark.slow
+def test_a_model_folder_runs_at_another_input_size(trained_model, tmp_path, capsys):
+    from flowers_mtl.cli import evaluate
+    from flowers_mtl.inference import load_predictor
+    from flowers_mtl.model.store import load_trained
+
+    own, larger = load_trained(trained_model), load_trained(trained_model, image_size=48)
+    assert larger.image_size == 48 and own.image_size == 32
+    images = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype(np.float32)
+    answer = larger.probabilities(images)
+    assert answer["type"].shape == (2, 2) and np.allclose(answer["colour"].sum(axis=1), 1, atol=1e-5)
+    for a, b in zip(own.model.variables, larger.model.variables):  # the same weights
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    test = json.loads((trained_model / "config.json").read_text())["test"]
+    assert evaluate.main(["--model", str(trained_model), "--split", test, "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert evaluate.main(["--model", str(trained_model), "--split", test, "--json", "--image-size", "32"]) == 0
+    same = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [same[t]["accuracy"] for t in ("type", "colour")] == [plain[t]["accuracy"] for t in ("type", "colour")]
+    assert (trained_model / "evaluation" / "test-32px.json").is_file()
+    with pytest.raises(UserInputError, match="--image-size must be at least 32"):
+        load_trained(trained_model, image_size=16)
+    exported = tmp_path / "model.tflite"  # judged a .tflite by its header, refused before it is read
+    exported.write_bytes(b"\0\0\0\0TFL3" + bytes(16))
+    with pytest.raises(UserInputError, match="--image-size needs a model folder"):
+        load_predictor(exported, image_size=48)
