@@ -1,0 +1,100 @@
+"""Test-time levers on trained model folders (one per seed): input size, flip, and the ensemble of
+the seeds, scored on validation (to choose) and test (to report), each as mean +- std over seeds.
+
+    python -m tools.levers --models M0 M1 M2 --data ../shared/datasets/flowers [--sizes 224,256,288]
+
+Each model's probabilities are computed once per (split, size, flip); an ensemble is the average
+of its members' stored probabilities, exactly what `evaluate.py --model M0 --model M1 ...` does.
+Prints one row per lever, with the compute it costs relative to one model at its own size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("val", "test")
+
+
+def accuracy(probs: dict, labels: np.ndarray, tasks) -> dict[str, float]:
+    """Per task on known labels, and both right on photos with every label known."""
+    right = {}
+    for i, task in enumerate(tasks):
+        known = labels[:, i] >= 0
+        right[task] = (probs[task].argmax(axis=1) == labels[:, i]) | ~known
+    all_known = (labels >= 0).all(axis=1)
+    scores = {task: float(right[task][labels[:, i] >= 0].mean()) for i, task in enumerate(tasks)}
+    scores["both"] = float(np.logical_and.reduce([right[t] for t in tasks])[all_known].mean())
+    return scores
+
+
+def collect(models, data: Path, sizes, batch: int) -> tuple[dict, dict]:
+    """{(model, split, size, flip): probs} and {split: labels}, every model read once per size."""
+    from flowers_mtl.data import pipeline
+    from flowers_mtl.eval.scoring import predict_split, read_split_for
+    from flowers_mtl.model.store import load_trained
+
+    probs, labels, datasets = {}, {}, {}
+    for model in models:
+        for size in sizes:
+            for flip in (False, True):
+                trained = load_trained(model, flip_tta=flip, image_size=size)
+                for split_name in SPLITS:
+                    split = read_split_for(trained, data / f"{split_name}.txt")
+                    key = (split_name, size)
+                    if key not in datasets:
+                        datasets[key] = pipeline.evaluation_dataset(split, trained.spec, batch, cache=True)
+                    p, y, rows = predict_split(trained.probabilities, split, trained.spec, batch, datasets[key])
+                    order = np.argsort(rows)
+                    probs[(model, split_name, size, flip)] = {task: v[order] for task, v in p.items()}
+                    labels[split_name] = y[order]
+                print(f"  {model} at {size}px{' + flip' if flip else ''}: done", file=sys.stderr, flush=True)
+    return probs, labels
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.levers", description=__doc__.split("\n")[0])
+    p.add_argument("--models", type=Path, nargs="+", required=True, help="model folders, one per seed")
+    p.add_argument("--data", type=Path, required=True, help="folder with val.txt and test.txt")
+    p.add_argument("--sizes", default="224,256,288", help="input sizes to try; the first is the training size")
+    p.add_argument("--batch-size", type=int, default=32)
+    args = p.parse_args(argv)
+    from flowers_mtl.cli.common import quiet_tensorflow
+
+    quiet_tensorflow()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.time()
+    probs, labels = collect(args.models, args.data, sizes, args.batch_size)
+    tasks = tuple(next(iter(probs.values())).keys())
+    rows = []
+    for size in sizes:
+        for flip in (False, True):
+            cost = (size / sizes[0]) ** 2 * (2 if flip else 1)
+            name = f"{size}px{' + flip' if flip else ''}"
+            single = {s: [accuracy(probs[(m, s, size, flip)], labels[s], tasks) for m in args.models] for s in SPLITS}
+            rows.append((f"one model, {name}", cost, single))
+            mean = {s: {t: np.mean([probs[(m, s, size, flip)][t] for m in args.models], axis=0) for t in tasks}
+                    for s in SPLITS}
+            rows.append((f"ensemble of {len(args.models)}, {name}", cost * len(args.models),
+                         {s: [accuracy(mean[s], labels[s], tasks)] for s in SPLITS}))
+    print(f"| lever | compute | {' | '.join(f'{s} {t}' for s in SPLITS for t in (*tasks, 'both'))} |")
+    print("|---|---|" + "---|" * (len(SPLITS) * (len(tasks) + 1)))
+    for name, cost, scores in rows:
+        cells = []
+        for s in SPLITS:
+            for t in (*tasks, "both"):
+                values = [score[t] for score in scores[s]]
+                spread = f" +- {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+                cells.append(f"{statistics.mean(values):.3f}{spread}")
+        print(f"| {name} | {cost:.1f}x | {' | '.join(cells)} |")
+    print(f"({len(args.models)} models; {time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
