@@ -1,0 +1,34 @@
+"""tools/levers.py: its accuracy rule, and a run over two copies of one model (an ensemble of a
+model with itself scores as the model)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tools import levers
+
+
+def test_accuracy_counts_known_labels_per_task_and_both_on_fully_known_photos():
+    probs = {"type": np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]),
+             "colour": np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]])}
+    labels = np.array([[0, 1], [0, -1], [0, 0]])
+    scores = levers.accuracy(probs, labels, ("type", "colour"))
+    assert scores["type"] == pytest.approx(2 / 3)
+    assert scores["colour"] == pytest.approx(1.0)  # rows 0 and 2 (argmax of a tie is the first class)
+    assert scores["both"] == pytest.approx(1.0)  # rows 0 and 2: row 1 has an unknown colour
+
+
+@pytest.mark.slow
+def test_a_run_prints_every_lever_and_an_ensemble_of_copies_scores_as_one(trained_model, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_model, copy)
+    data = trained_model.parent / "data"
+    assert levers.main(["--models", str(trained_model), str(copy), "--data", str(data), "--sizes", "32,40"]) == 0
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| one") or line.startswith("| ensemble")}
+    assert len(rows) == 8
+    for name in ("32px", "32px + flip", "40px", "40px + flip"):
+        one = rows[f"one model, {name}"].split(" | ")[2:]
+        ensemble = rows[f"ensemble of 2, {name}"].split(" | ")[2:]
+        assert [cell.split(" +- ")[0] for cell in one] == [cell.split(" +- ")[0] for cell in ensemble]
