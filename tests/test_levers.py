@@ -25,10 +25,9 @@ def test_a_run_prints_every_lever_and_an_ensemble_of_copies_scores_as_one(traine
     shutil.copytree(trained_model, copy)
     data = trained_model.parent / "data"
     assert levers.main(["--models", str(trained_model), str(copy), "--data", str(data), "--sizes", "32,40"]) == 0
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()
-            if line.startswith("| one") or line.startswith("| ensemble")}
-    assert len(rows) == 8
+    cells = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.splitlines()
+             if line.startswith(("| one", "| ensemble"))]
+    rows = {row[0]: [cell.split(" +- ")[0] for cell in row[2:]] for row in cells}  # the means
+    assert len(rows) == 8 and all(len(means) == 6 for means in rows.values())
     for name in ("32px", "32px + flip", "40px", "40px + flip"):
-        one = rows[f"one model, {name}"].split(" | ")[2:]
-        ensemble = rows[f"ensemble of 2, {name}"].split(" | ")[2:]
-        assert [cell.split(" +- ")[0] for cell in one] == [cell.split(" +- ")[0] for cell in ensemble]
+        assert rows[f"one model, {name}"] == rows[f"ensemble of 2, {name}"]
