@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from flowers_mtl.audit.entries import SPLIT_NAMES, read_entries
+from flowers_mtl.audit.entries import read_entries
 from flowers_mtl.data import prepare
+from flowers_mtl.data.splits import SPLIT_NAMES
 from flowers_mtl.spec import CLASSES_FILE
 
 KINDS = ("resize", "jpeg", "crop", "brightness")

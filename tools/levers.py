@@ -11,6 +11,7 @@ Prints one row per lever, with the compute it costs relative to one model at its
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -42,8 +43,9 @@ def collect(models, data: Path, sizes, batch: int) -> tuple[dict, dict]:
     probs, labels, datasets = {}, {}, {}
     for model in models:
         for size in sizes:
+            read_once = load_trained(model, image_size=size)
             for flip in (False, True):
-                trained = load_trained(model, flip_tta=flip, image_size=size)
+                trained = dataclasses.replace(read_once, flip_tta=flip)  # the same weights, flip or not
                 for split_name in SPLITS:
                     split = read_split_for(trained, data / f"{split_name}.txt")
                     key = (split_name, size)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import prepare
-from ..data.splits import parse_label
+from ..data.splits import SPLIT_NAMES, parse_label
 from ..errors import UserInputError
-from .entries import SPLIT_NAMES, Entries
+from .entries import Entries
 
 DROP = "drop"
 COLUMNS = ("path", "task", "label", "split")

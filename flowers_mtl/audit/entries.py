@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.splits import SPLIT_NAMES, load_classes, read_split
-from ..errors import UserInputError
+from ..data.splits import load_classes, read_split, split_files
 from ..spec import CLASSES_FILE, ClassNames
 
 
@@ -50,16 +49,6 @@ class Entries:
 
     def shown_path(self, i: int) -> str:
         return self.shown_paths[i]
-
-
-def split_files(folder: Path) -> dict[str, Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserInputError(f"{folder}: --data must be a folder holding split files and {CLASSES_FILE}")
-    found = {name: folder / f"{name}.txt" for name in SPLIT_NAMES if (folder / f"{name}.txt").is_file()}
-    if not found:
-        raise UserInputError(f"{folder}: no split file ({', '.join(n + '.txt' for n in SPLIT_NAMES)}) in the --data folder")
-    return found
 
 
 def read_entries(folder: Path | str) -> Entries:

@@ -47,6 +47,20 @@ def apply_max_pixels(args) -> None:
     set_pixel_limit(args.max_pixels)
 
 
+def add_model_flags(parser) -> None:
+    """--model (one or several: an ensemble), --flip-tta and --image-size, as evaluate and predict
+    take them; `load_models` loads what they name."""
+    parser.add_argument("--model", type=Path, required=True, action="append", help=MODEL_HELP + ENSEMBLE_HELP)
+    parser.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
+    parser.add_argument("--image-size", type=int, help=IMAGE_SIZE_HELP)
+
+
+def load_models(args):
+    from ..inference import load_predictors
+
+    return load_predictors(args.model, flip_tta=args.flip_tta, image_size=args.image_size)
+
+
 def add_verbose(parser) -> None:
     """Every command takes --verbose and --debug; run() reads them before the command parses its flags."""
     parser.add_argument(VERBOSE_FLAG, action="store_true", help=VERBOSE_HELP)

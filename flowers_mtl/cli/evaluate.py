@@ -9,16 +9,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..spec import CLASSES_FILE
-from .common import (
-    ENSEMBLE_HELP,
-    FLIP_TTA_HELP,
-    IMAGE_SIZE_HELP,
-    MODEL_HELP,
-    add_max_pixels,
-    add_verbose,
-    apply_max_pixels,
-    quiet_tensorflow,
-)
+from .common import add_max_pixels, add_model_flags, add_verbose, apply_max_pixels, load_models, quiet_tensorflow
 
 DEFAULT_BATCH = 32
 
@@ -26,12 +17,10 @@ DEFAULT_BATCH = 32
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a trained model on a split file; the report "
                                 "(JSON, text, confusion-matrix PNGs) goes to MODEL/evaluation/.")
-    p.add_argument("--model", type=Path, required=True, action="append", help=MODEL_HELP + ENSEMBLE_HELP)
+    add_model_flags(p)
     p.add_argument("--split", type=Path, required=True, help="split file (path, type, colour per line), or a NAME.shards.json of TFRecord shards")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"photos per forward pass; default {DEFAULT_BATCH}")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
-    p.add_argument("--image-size", type=int, help=IMAGE_SIZE_HELP)
     add_max_pixels(p)
     add_verbose(p)
     return p
@@ -46,9 +35,8 @@ def main(argv=None) -> int:
 
     check_split_file(args.split)
     quiet_tensorflow()
-    from ..inference import load_predictors
 
-    trained = load_predictors(args.model, flip_tta=args.flip_tta, image_size=args.image_size)
+    trained = load_models(args)
     evaluate_split(trained, args.split, args.batch_size, args.json, args.image_size)
     return 0
 

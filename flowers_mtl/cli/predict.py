@@ -6,26 +6,16 @@ import argparse
 import csv
 import json
 import sys
-from pathlib import Path
 
 from ..errors import UserInputError
-from .common import (
-    ENSEMBLE_HELP,
-    FLIP_TTA_HELP,
-    IMAGE_SIZE_HELP,
-    MODEL_HELP,
-    add_max_pixels,
-    add_verbose,
-    apply_max_pixels,
-    quiet_tensorflow,
-)
+from .common import add_max_pixels, add_model_flags, add_verbose, apply_max_pixels, load_models, quiet_tensorflow
 
 PROGRESS_FROM = 50  # photos
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="predict.py", description="Predict flower type and colour for photos.")
-    p.add_argument("--model", type=Path, required=True, action="append", help=MODEL_HELP + ENSEMBLE_HELP)
+    add_model_flags(p)
     p.add_argument("images", nargs="+", help="photo files (JPEG, PNG, GIF, BMP, TIFF, WebP), folders (searched "
                    "recursively) or glob patterns in quotes ('photos/**/*.jpg')")
     p.add_argument("--top-k", type=int, default=1, help="show the k most likely classes per task; default 1")
@@ -33,8 +23,6 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="one JSON object per line")
     output.add_argument("--csv", action="store_true", help="CSV with a header: path, then each task's label and "
                         "probability")
-    p.add_argument("--flip-tta", action="store_true", help=FLIP_TTA_HELP)
-    p.add_argument("--image-size", type=int, help=IMAGE_SIZE_HELP)
     add_max_pixels(p)
     add_verbose(p)
     return p
@@ -51,12 +39,11 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     from ..data.locate import photo_paths
     from ..eval.prediction import predict_paths
-    from ..inference import load_predictors
 
     paths, errors = photo_paths(args.images)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    trained = load_predictors(args.model, flip_tta=args.flip_tta, image_size=args.image_size)
+    trained = load_models(args)
     write = _writer(args, trained.classes.tasks)
     failed = len(errors)
     for outcome in _with_progress(predict_paths(trained, paths, top_k=args.top_k), len(paths)):

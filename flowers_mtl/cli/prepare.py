@@ -71,12 +71,11 @@ def main(argv=None) -> int:
 
 
 def _read_splits(folder: Path) -> dict:
-    from ..data.splits import SPLIT_NAMES, load_classes, read_split
+    from ..data.splits import load_classes, read_split, split_files
 
-    if not folder.is_dir():
-        raise UserInputError(f"--from-splits {folder}: not a folder (expected train.txt, val.txt, test.txt, classes.json)")
+    files = split_files(folder, "--from-splits")
     classes = load_classes(folder / CLASSES_FILE)
-    splits = {name: read_split(folder / f"{name}.txt", classes) for name in SPLIT_NAMES if (folder / f"{name}.txt").is_file()}
+    splits = {name: read_split(path, classes) for name, path in files.items()}
     if "train" not in splits:
         raise UserInputError(f"--from-splits {folder}: no train.txt there")
     return splits

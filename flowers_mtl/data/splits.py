@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UserInputError, read_json
-from ..spec import ClassNames
+from ..spec import CLASSES_FILE, ClassNames
 
 if TYPE_CHECKING:
     from .shards import Shards
@@ -126,3 +126,15 @@ def read_split(path: Path | str, classes: ClassNames, check_files: bool = True) 
         line_numbers=tuple(line_numbers),
         classes=classes,
     )
+
+
+def split_files(folder: Path, flag: str = "--data") -> dict[str, Path]:
+    """{name: NAME.txt} for the splits a data folder holds (at least one), in SPLIT_NAMES order;
+    `flag` names the option the folder came from in the error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserInputError(f"{folder}: {flag} must be a folder holding split files and {CLASSES_FILE}")
+    found = {name: folder / f"{name}.txt" for name in SPLIT_NAMES if (folder / f"{name}.txt").is_file()}
+    if not found:
+        raise UserInputError(f"{folder}: no split file ({', '.join(n + '.txt' for n in SPLIT_NAMES)}) in the {flag} folder")
+    return found
