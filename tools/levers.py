@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-SPLITS = ("val", "test")
+SPLITS = ("val", "test")  # val to choose, test to report; a refit model has trained on val: --splits test
 
 
 def accuracy(probs: dict, labels: np.ndarray, tasks) -> dict[str, float]:
@@ -34,7 +34,7 @@ def accuracy(probs: dict, labels: np.ndarray, tasks) -> dict[str, float]:
     return scores
 
 
-def collect(models, data: Path, sizes, batch: int) -> tuple[dict, dict]:
+def collect(models, data: Path, sizes, batch: int, splits=SPLITS) -> tuple[dict, dict]:
     """{(model, split, size, flip): probs} and {split: labels}, every model read once per size."""
     from flowers_mtl.data import pipeline
     from flowers_mtl.eval.scoring import predict_split, read_split_for
@@ -46,7 +46,7 @@ def collect(models, data: Path, sizes, batch: int) -> tuple[dict, dict]:
             read_once = load_trained(model, image_size=size)
             for flip in (False, True):
                 trained = dataclasses.replace(read_once, flip_tta=flip)  # the same weights, flip or not
-                for split_name in SPLITS:
+                for split_name in splits:
                     split = read_split_for(trained, data / f"{split_name}.txt")
                     key = (split_name, size)
                     if key not in datasets:
@@ -64,31 +64,33 @@ def main(argv=None) -> int:
     p.add_argument("--models", type=Path, nargs="+", required=True, help="model folders, one per seed")
     p.add_argument("--data", type=Path, required=True, help="folder with val.txt and test.txt")
     p.add_argument("--sizes", default="224,256,288", help="input sizes to try; the first is the training size")
+    p.add_argument("--splits", default=",".join(SPLITS), help="splits to score (a refit model trained on val.txt)")
     p.add_argument("--batch-size", type=int, default=32)
     args = p.parse_args(argv)
+    splits = tuple(args.splits.split(","))
     from flowers_mtl.cli.common import quiet_tensorflow
 
     quiet_tensorflow()
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.time()
-    probs, labels = collect(args.models, args.data, sizes, args.batch_size)
+    probs, labels = collect(args.models, args.data, sizes, args.batch_size, splits)
     tasks = tuple(next(iter(probs.values())).keys())
     rows = []
     for size in sizes:
         for flip in (False, True):
             cost = (size / sizes[0]) ** 2 * (2 if flip else 1)
             name = f"{size}px{' + flip' if flip else ''}"
-            single = {s: [accuracy(probs[(m, s, size, flip)], labels[s], tasks) for m in args.models] for s in SPLITS}
+            single = {s: [accuracy(probs[(m, s, size, flip)], labels[s], tasks) for m in args.models] for s in splits}
             rows.append((f"one model, {name}", cost, single))
             mean = {s: {t: np.mean([probs[(m, s, size, flip)][t] for m in args.models], axis=0) for t in tasks}
-                    for s in SPLITS}
+                    for s in splits}
             rows.append((f"ensemble of {len(args.models)}, {name}", cost * len(args.models),
-                         {s: [accuracy(mean[s], labels[s], tasks)] for s in SPLITS}))
-    print(f"| lever | compute | {' | '.join(f'{s} {t}' for s in SPLITS for t in (*tasks, 'both'))} |")
-    print("|---|---|" + "---|" * (len(SPLITS) * (len(tasks) + 1)))
+                         {s: [accuracy(mean[s], labels[s], tasks)] for s in splits}))
+    print(f"| lever | compute | {' | '.join(f'{s} {t}' for s in splits for t in (*tasks, 'both'))} |")
+    print("|---|---|" + "---|" * (len(splits) * (len(tasks) + 1)))
     for name, cost, scores in rows:
         cells = []
-        for s in SPLITS:
+        for s in splits:
             for t in (*tasks, "both"):
                 values = [score[t] for score in scores[s]]
                 spread = f" +- {statistics.stdev(values):.3f}" if len(values) > 1 else ""

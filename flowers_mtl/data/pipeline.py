@@ -223,9 +223,9 @@ def count_skipped(split: Split, seen: int) -> int:
 def undecodable(split: Split, spec: ModelSpec, limit: int = 10) -> list[str]:
     """Which photos fail to decode: only called when a count shows some did, to name them."""
     bad = []
-    for path, line in zip(split.paths, split.line_numbers):
+    for row, path in enumerate(split.paths):
         if not images.try_load_rgb(path, spec.image_size, spec.preprocessing)[1]:
-            bad.append(f"{split.source}:{line}: {path}")
+            bad.append(f"{split.where(row)}: {path}")
             if len(bad) >= limit:
                 break
     return bad

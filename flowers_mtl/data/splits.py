@@ -7,6 +7,7 @@ can go straight to the mistake.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,15 +44,40 @@ class Split:
     line_numbers: tuple[int, ...]
     classes: ClassNames
     shards: Shards | None = None
+    row_sources: tuple[Path, ...] | None = None  # per photo, when joined from several files (join_splits)
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def where(self, row: int) -> str:
+        """`file:line` of photo `row`, for messages."""
+        source = self.row_sources[row] if self.row_sources else self.source
+        return f"{source}:{self.line_numbers[row]}"
+
     def only(self, tasks) -> Split:
         """The same photos with the label columns of `tasks` only."""
         columns = [self.classes.tasks.index(task) for task in tasks]
-        return Split(self.source, self.paths, self.labels[:, columns], self.line_numbers, self.classes.only(tasks),
-                     self.shards)
+        return dataclasses.replace(self, labels=self.labels[:, columns], classes=self.classes.only(tasks))
+
+
+def join_splits(splits: list[Split]) -> Split:
+    """Several split files read as one (train.py --refit trains on train + val); each photo keeps
+    its file and line for messages. Split files only: shards are not joined."""
+    first = splits[0]
+    for split in splits:
+        if split.shards:
+            raise UserInputError(f"{split.source}: sharded splits cannot be joined; join the split files and write "
+                                 "the shards from them (prepare --from-splits)")
+        if split.classes != first.classes:
+            raise UserInputError(f"{split.source}: other classes than {first.source}")
+    return Split(
+        source=Path(" + ".join(str(split.source) for split in splits)),
+        paths=tuple(path for split in splits for path in split.paths),
+        labels=np.concatenate([split.labels for split in splits]),
+        line_numbers=tuple(line for split in splits for line in split.line_numbers),
+        classes=first.classes,
+        row_sources=tuple(split.source for split in splits for _ in split.paths),
+    )
 
 
 def parse_label(token: str, names: tuple[str, ...], task: str, where: str) -> int:

@@ -216,6 +216,19 @@ def load_trained(folder: Path | str, flip_tta: bool = False, on_damaged=warn, im
     return TrainedModel(folder, model, checkpoint, flip_tta)
 
 
+def warm_start(model: MultiTaskSqueezeNet, folder: Path | str) -> int:
+    """Copy a trained model's weights (best/, as load_trained picks them) into `model`, to train it
+    further: the same classes and layout, any input size. Returns how many tensors were copied."""
+    trained = load_trained(folder, image_size=model.spec.image_size)
+    differences = model.spec.differences(trained.spec)
+    if differences:
+        raise UserInputError(f"--pretrained {folder}: that model differs from this run's ({'; '.join(differences)}, "
+                             "this run != the model's); a trained model can only be trained further as it is")
+    for mine, theirs in zip(model.variables, trained.model.variables, strict=True):
+        mine.assign(theirs)
+    return len(model.variables)
+
+
 def read_best_metrics(folder: Path) -> dict | None:
     """best/metrics.json, or None when there is none or it is damaged (it is only a record)."""
     for copy in files.complete_copies(Path(folder) / BEST):

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..config import TrainConfig
 from ..data import pipeline
-from ..data.splits import Split, load_classes, read_split
+from ..data.splits import Split, join_splits, load_classes, read_split
 from ..errors import TrainingDiverged, UserInputError
 from ..eval.metrics import loss_and_accuracy
 from ..eval.scoring import predict_split
@@ -38,6 +38,7 @@ from ..model import cost, pretrained, store
 from ..model.layer import MultiTaskSqueezeNet, build_model, probability_fn
 from ..spec import CLASSES_FILE, CONFIG_FILE, SPEC_FILE, ModelSpec
 from . import distribute
+from .average import WeightAverage
 from .losses import TaskWeighting
 from .step import StepPlan, class_weights, frozen_epochs
 
@@ -63,6 +64,7 @@ class Session:
     model: MultiTaskSqueezeNet
     plan: StepPlan
     weighting: TaskWeighting
+    average: WeightAverage
     state: tf.train.Checkpoint
     manager: tf.train.CheckpointManager
     train_split: Split
@@ -122,8 +124,9 @@ def run_epochs(session: Session) -> list[dict]:
     last_epoch = math.ceil(session.total_steps / session.steps_per_epoch)
     for epoch in range(session.step // session.steps_per_epoch, last_epoch):
         record = run_epoch(session, epoch, writer)
-        record["val"] = validation.scores(writer, session.step) if validation else None
-        record["best"] = keep_best(session, record)
+        with session.average.swapped():  # (with no --ema-decay, the weights as trained)
+            record["val"] = validation.scores(writer, session.step) if validation else None
+            record["best"] = keep_best(session, record)
         save_checkpoint(session)
         with _writing(session, "TensorBoard logs"):
             writer.flush()
@@ -144,9 +147,10 @@ def _repair_best(session: Session, validation, writer) -> None:
     best/ again, scored on validation, and later epochs may still beat them."""
     session.state.best_score.assign(-math.inf)
     epoch = -(-session.step // session.steps_per_epoch)
-    record = {"epoch": epoch, "step": session.step,
-              "val": validation.scores(writer, session.step) if validation else None}
-    keep_best(session, record)
+    with session.average.swapped():
+        record = {"epoch": epoch, "step": session.step,
+                  "val": validation.scores(writer, session.step) if validation else None}
+        keep_best(session, record)
     session.log(f"{session.folder / store.BEST}: rewritten from the checkpoint at step {session.step}")
 
 
@@ -161,6 +165,8 @@ def setup(config: TrainConfig, log) -> Session:
     spec = config.model.with_classes(all_classes.only(tasks))
     train_split = read_split(config.train, all_classes).only(tasks)
     val_split = read_split(config.val, all_classes).only(tasks) if config.val else None
+    if config.refit:
+        train_split, val_split = join_splits([train_split, val_split]), None
     if config.test:
         read_split(config.test, all_classes)  # a mistake in it is found now, not after training
     _check_labels(train_split, log)
@@ -190,13 +196,15 @@ def _build_session(config, spec, folder, lock, strategy, train_split, val_split,
     weights = class_weights(config, train_split)
     weighting = TaskWeighting(spec.classes.tasks, config.loss_weights, learned=config.loss_weighting == "uncertainty")
     plan = StepPlan(model, config, total_steps, weights, weighting, strategy)
+    average = WeightAverage(model.trainable_variables, config.ema_decay)
     state = tf.train.Checkpoint(
         model=model, step=tf.Variable(0, dtype=tf.int64, name="step"),
         best_score=tf.Variable(-math.inf, dtype=tf.float64, name="best_score"), task_weighting=weighting,
-        **plan.checkpointables(),
+        **plan.checkpointables(), **({"weight_average": average.trackable()} if average.enabled else {}),
     )
     manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
-    session = Session(config, spec, folder, strategy, model, plan, weighting, state, manager, train_split, val_split,
+    session = Session(config, spec, folder, strategy, model, plan, weighting, average, state, manager, train_split,
+                      val_split,
                       train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log,
                       lock)
     _restore_or_import(session)
@@ -295,6 +303,9 @@ def _restore_or_import(session: Session) -> None:
                                 and store.first_usable(store.best_checkpoints(folder), lambda _: None) is None)
         if session.best_missing:
             log(f"warning: {folder / store.BEST} is missing or damaged; it is written again from this checkpoint")
+    elif config.pretrained and Path(config.pretrained).is_dir():
+        loaded = store.warm_start(session.model, config.pretrained)
+        log(f"started from the trained model {config.pretrained} ({loaded} tensors)")
     elif config.pretrained:
         source, loaded = pretrained.load_into(session.model, config.pretrained)
         layout = (
@@ -314,7 +325,8 @@ def _log_start(session: Session, weights: dict) -> None:
         f"({split.source}{', streamed from shards' if split.shards else ''}), {config.mode} training, {spec.sharing} "
         f"sharing split after {spec.split_after}, {spec.image_size}px, batch {config.batch_size}"
         f"{f' ({replicas} replicas of {config.batch_size // replicas}, {config.strategy})' if replicas > 1 else ''}, "
-        f"{session.total_steps} steps"
+        f"{session.total_steps} steps{f', weights averaged (EMA {config.ema_decay})' if session.average.enabled else ''}"
+        f"{', refit: no validation, the last epoch is the model' if config.refit else ''}"
     )
     session.log(cost.measure(session.model).summary())
     if weights:
@@ -338,6 +350,7 @@ def run_epoch(session: Session, epoch: int, writer) -> dict:
     started, ran = time.time(), 0
     for images, labels in batches:
         per_task = session.plan.step_for(session.step, frozen)(images, labels)
+        session.average.update()
         step.assign_add(1)
         sums = {task: sums[task] + per_task[task] for task in sums}
         ran += 1
