@@ -24,10 +24,19 @@ def test_a_run_prints_every_lever_and_an_ensemble_of_copies_scores_as_one(traine
     copy = tmp_path / "copy"
     shutil.copytree(trained_model, copy)
     data = trained_model.parent / "data"
-    assert levers.main(["--models", str(trained_model), str(copy), "--data", str(data), "--sizes", "32,40"]) == 0
+    assert levers.main(["--models", str(trained_model), str(copy), "--data", str(data), "--sizes", "32,40",
+                        "--crops", "40"]) == 0
     cells = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.splitlines()
              if line.startswith(("| one", "| ensemble"))]
     rows = {row[0]: [cell.split(" +- ")[0] for cell in row[2:]] for row in cells}  # the means
-    assert len(rows) == 8 and all(len(means) == 6 for means in rows.values())
-    for name in ("32px", "32px + flip", "40px", "40px + flip"):
+    assert len(rows) == 12 and all(len(means) == 6 for means in rows.values())
+    for name in ("32px", "32px + flip", "40px", "40px + flip", "centre 32px of 40px"):
         assert rows[f"one model, {name}"] == rows[f"ensemble of 2, {name}"]
+
+
+def test_a_centre_view_crops_the_middle_of_the_larger_photo():
+    images = np.arange(2 * 6 * 6 * 3).reshape(2, 6, 6, 3)
+    view = levers.View(load=6, run=4)
+    np.testing.assert_array_equal(view.crop(images), images[:, 1:5, 1:5, :])
+    assert view.name == "centre 4px of 6px" and levers.View(4, 4).name == "4px"
+    np.testing.assert_array_equal(levers.View(4, 4).crop(images[:, :4, :4]), images[:, :4, :4])
