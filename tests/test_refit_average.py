@@ -53,6 +53,7 @@ def test_joined_splits_keep_each_photo_file_and_line(tmp_path):
     assert joined.only(["colour"]).where(len(train_split)) == f"{data / 'val.txt'}:2"
 
 
+@pytest.mark.slow  # a training run (the quick tier keeps the unit tests above)
 def test_refit_trains_on_train_and_val_without_validation(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)  # 6 photos
     (data / "val.txt").write_text("\n".join((data / "train.txt").read_text().splitlines()[:2]) + "\n")
@@ -83,6 +84,7 @@ def _checkpoint_values(prefix: str) -> dict:
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+@pytest.mark.slow  # two training runs
 def test_the_average_is_the_saved_model_and_a_rerun_goes_on_averaging(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=1)
     config = tiny_config(data, tmp_path / "m", epochs=1, batch_size=4, ema_decay=0.6, learning_rate=3e-2,
