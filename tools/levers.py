@@ -51,6 +51,10 @@ class View:
         start = (self.load - self.run) // 2
         return images[:, start:start + self.run, start:start + self.run, :]
 
+    def probabilities(self, trained):
+        """The model's probability function on this view of a batch."""
+        return lambda images: trained.probabilities(self.crop(images))
+
 
 def collect(models, data: Path, views, batch: int, splits=SPLITS) -> tuple[dict, dict]:
     """{(model, split, view, flip): probs} and {split: labels}, every model read once per view."""
@@ -70,8 +74,8 @@ def collect(models, data: Path, views, batch: int, splits=SPLITS) -> tuple[dict,
                     key = (split_name, view.load)
                     if key not in datasets:
                         datasets[key] = pipeline.evaluation_dataset(split, load_spec, batch, cache=True)
-                    p, y, rows = predict_split(lambda images: trained.probabilities(view.crop(images)), split,
-                                               load_spec, batch, datasets[key])
+                    p, y, rows = predict_split(view.probabilities(trained), split, load_spec, batch,
+                                               datasets[key])
                     order = np.argsort(rows)
                     probs[(model, split_name, view, flip)] = {task: v[order] for task, v in p.items()}
                     labels[split_name] = y[order]
