@@ -204,9 +204,8 @@ def _build_session(config, spec, folder, lock, strategy, train_split, val_split,
     )
     manager = tf.train.CheckpointManager(state, str(folder / store.CHECKPOINTS), max_to_keep=2)
     session = Session(config, spec, folder, strategy, model, plan, weighting, average, state, manager, train_split,
-                      val_split,
-                      train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch, total_steps, log,
-                      lock)
+                      val_split, train_images, pipeline.count_skipped(train_split, n_train), steps_per_epoch,
+                      total_steps, log, lock)
     _restore_or_import(session)
     _log_start(session, weights)
     return session
