@@ -76,8 +76,8 @@ class TrainConfig:
                                 "optimisation")
     momentum: float = setting(0.9, "momentum of --optimizer momentum", "optimisation")
     weight_decay: float = setting(5e-5, "L2 penalty on the conv weights", "optimisation")
-    # An average of the weights over the last few hundred steps, which the cosine decay's noisy
-    # final steps wander around; validation, best/ and so export and serving use it.
+    # An average of the weights over the last few hundred steps; validation, best/ and so export
+    # and serving use it. With the cosine decay to zero it did not help here (docs/results.md).
     ema_decay: float = setting(0.0, "keep an exponential moving average of the weights (decay per step, e.g. 0.995) "
                                "and make it the model; 0: off", "optimisation")
     label_smoothing: float = setting(0.0, "label smoothing of every task's targets, in [0, 1)", "optimisation")
