@@ -106,6 +106,7 @@ def test_the_average_is_the_saved_model_and_a_rerun_goes_on_averaging(tmp_path):
     assert resumed["weight_average/updates/.ATTRIBUTES/VARIABLE_VALUE"] == 4
 
 
+@pytest.mark.slow  # builds a training session (the quick tier stays under 2 minutes)
 def test_a_trained_model_folder_starts_a_run_at_another_size(trained_model, tmp_path):
     from flowers_mtl.train.loop import training_session
 
