@@ -92,9 +92,9 @@ def test_the_average_is_the_saved_model_and_a_rerun_goes_on_averaging(tmp_path):
     train(config, **QUIET)
     saved = _checkpoint_values(store.training_checkpoints(tmp_path / "m")[0])
     shadows = {k: v for k, v in saved.items() if k.startswith("weight_average/shadows/")}
-    assert len(shadows) == len(store.load_trained(tmp_path / "m").model.trainable_variables)
-    assert saved["weight_average/updates/.ATTRIBUTES/VARIABLE_VALUE"] == 2
     best = store.load_trained(tmp_path / "m").model
+    assert len(shadows) == len(best.trainable_variables)
+    assert saved["weight_average/updates/.ATTRIBUTES/VARIABLE_VALUE"] == 2
     raw = {k: v for k, v in saved.items() if k.startswith("model/") and "OPTIMIZER_SLOT" not in k}
     shadow_values = [shadows[k] for k in sorted(shadows, key=lambda k: int(k.split("/")[2]))]
     for variable, shadow in zip(best.trainable_variables, shadow_values):
